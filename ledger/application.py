@@ -1,0 +1,533 @@
+"""The ledger application: the one place that writes.
+
+Each stream (``contract/<id>``, ``party/<uscc>``, ...) is an eventsourcing aggregate whose
+events are the leaves themselves: the stored state of an event is the exact leaf bytes
+(DESIGN 3.4), under the stable topic ``ledger/leaf``, so no Python module path is ever
+read back from data. Submissions pass the checks of DESIGN 6 in order; a batch is decided
+item by item against the state including the items before it, then saved in one
+transaction together with its leaves, nonces and tree nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgpack
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.utils import get_topic
+
+from . import encoding
+from .catalogue import check_stream_name, validate_event
+from .domain import SignerInfo, State, check_authority, check_rules, evolve, key_party_id
+from .envelope import Envelope, Submission
+from .errors import (
+    BadSignature,
+    BatchRejected,
+    KeyRevoked,
+    LedgerError,
+    NonceReused,
+    RuleViolation,
+    ServiceUnavailable,
+    TooLarge,
+    UnknownKey,
+    VersionConflict,
+)
+from .keys import VerifierKey
+from .records import LoggedEvent, Receipt
+from .store import DatabaseURL, PendingBatch, PendingLeaf, Reader, leaf_hash_of
+from .timeutil import Clock, format_instant, parse_instant, utc_now
+
+STREAM_NAMESPACE = uuid.UUID("6f0c5d3e-2b7a-5c1e-9a44-0d1e2c3b4a59")
+LEAF_TOPIC = "ledger/leaf"
+MAX_LEAF_BYTES = 65_535
+MAX_BATCH = 1000
+
+
+def stream_id(stream: str) -> uuid.UUID:
+    return uuid.uuid5(STREAM_NAMESPACE, stream)
+
+
+# ---------------------------------------------------------------------------
+# Leaves
+# ---------------------------------------------------------------------------
+def encode_leaf(stream: str, version: int, type_: str, recorded_at: str,
+                envelope: bytes, signature: bytes, prev: bytes | None) -> bytes:
+    return encoding.encode({
+        "v": 1, "stream": stream, "version": version, "type": type_,
+        "recorded_at": recorded_at, "envelope": envelope, "signature": signature,
+        "prev": prev,
+    })
+
+
+def decode_leaf_fast(leaf: bytes) -> dict[str, Any]:
+    """Decode a leaf read from our own store (already canonical)."""
+    value: dict[str, Any] = msgpack.unpackb(leaf, raw=False)
+    return value
+
+
+def logged_event(index: int, leaf: bytes) -> LoggedEvent:
+    """Decode a stored leaf into the record projections consume."""
+    item = decode_leaf_fast(leaf)
+    envelope = msgpack.unpackb(item["envelope"], raw=False)
+    return LoggedEvent(
+        index=index, leaf_hash=leaf_hash_of(leaf), stream=item["stream"],
+        version=item["version"], type=item["type"], recorded_at=item["recorded_at"],
+        signer=envelope["signer"], body=envelope["body"], prev=item["prev"],
+    )
+
+
+# ---------------------------------------------------------------------------
+# The aggregate: one per stream
+# ---------------------------------------------------------------------------
+class StreamAggregate(Aggregate):
+    class Started(Aggregate.Created):
+        leaf: bytes
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.apply_leaf(self.leaf)
+
+    class Recorded(Aggregate.Event):
+        leaf: bytes
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.apply_leaf(self.leaf)
+
+    def __init__(self) -> None:
+        self.stream = ""
+        self.head: bytes | None = None
+        self.state: State | None = None
+
+    def apply_leaf(self, leaf: bytes) -> None:
+        item = decode_leaf_fast(leaf)
+        envelope = msgpack.unpackb(item["envelope"], raw=False)
+        self.stream = item["stream"]
+        self.state = evolve(self.state, item["type"], envelope["body"], envelope["signer"],
+                            item["recorded_at"], item["version"])
+        self.head = leaf_hash_of(leaf)
+
+
+class LeafMapper(Mapper[uuid.UUID]):
+    """Stores stream events as their exact leaf bytes under a stable topic."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if isinstance(domain_event, (StreamAggregate.Started, StreamAggregate.Recorded)):
+            return StoredEvent(originator_id=domain_event.originator_id,
+                               originator_version=domain_event.originator_version,
+                               topic=LEAF_TOPIC, state=domain_event.leaf)
+        return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        if stored_event.topic != LEAF_TOPIC:
+            return super().to_domain_event(stored_event)
+        leaf = bytes(stored_event.state)
+        timestamp = parse_instant(decode_leaf_fast(leaf)["recorded_at"])
+        originator_id = stored_event.originator_id
+        if not isinstance(originator_id, uuid.UUID):
+            originator_id = uuid.UUID(str(originator_id))
+        if stored_event.originator_version == 1:
+            return StreamAggregate.Started(
+                originator_id=originator_id, originator_version=1, timestamp=timestamp,
+                originator_topic=get_topic(StreamAggregate), leaf=leaf)
+        return StreamAggregate.Recorded(
+            originator_id=originator_id, originator_version=stored_event.originator_version,
+            timestamp=timestamp, leaf=leaf)
+
+
+class LedgerApplication(Application[uuid.UUID]):
+    name = "ledger"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "20000", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
+
+    def construct_mapper(self) -> Mapper[uuid.UUID]:
+        return LeafMapper(transcoder=self.construct_transcoder())
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    receipt: Receipt
+    created: bool  # False: an identical submission was already recorded
+
+
+@dataclass
+class _Item:
+    position: int
+    submission: Submission
+    envelope: Envelope | None = None
+    error: LedgerError | None = None
+    key: VerifierKey | None = None
+    signature_ok: bool | None = None
+
+
+@dataclass
+class _Workspace:
+    """Aggregates and nonces touched by one batch, including its own earlier items."""
+
+    ledger: Ledger
+    aggregates: dict[str, StreamAggregate] = field(default_factory=dict)
+    fresh: set[str] = field(default_factory=set)
+    nonces: dict[tuple[str, bytes], tuple[bytes, Receipt]] = field(default_factory=dict)
+
+    def stream(self, name: str) -> StreamAggregate | None:
+        if name in self.aggregates:
+            return self.aggregates[name]
+        agg = self.ledger.load_stream(name)
+        if agg is not None:
+            self.aggregates[name] = agg
+        return agg
+
+    def state(self, name: str) -> State | None:
+        agg = self.stream(name)
+        return None if agg is None else agg.state
+
+    def party(self, party_id: str) -> State | None:
+        return self.state(f"party/{party_id}")
+
+
+class Ledger:
+    """Checks and records signed submissions; reads the log back."""
+
+    def __init__(self, database_url: str, *, clock: Clock = utc_now,
+                 acceptance_window: timedelta = timedelta(days=7),
+                 future_skew: timedelta = timedelta(minutes=5),
+                 verify_threads: int | None = None) -> None:
+        self.url = DatabaseURL.parse(database_url)
+        self.app = LedgerApplication(env=self.url.eventsourcing_env())
+        self.reader = Reader(self.app.recorder, self.url.dialect)
+        self.clock = clock
+        self.acceptance_window = acceptance_window
+        self.future_skew = future_skew
+        threads = verify_threads if verify_threads is not None else (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=max(threads, 1),
+                                        thread_name_prefix="verify") if threads > 1 else None
+        self._threads = max(threads, 1)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+        self.app.close()
+
+    # Loading ---------------------------------------------------------------
+    def load_stream(self, name: str) -> StreamAggregate | None:
+        from eventsourcing.application import AggregateNotFoundError
+
+        try:
+            agg = self.app.repository.get(stream_id(name))
+        except AggregateNotFoundError:
+            return None
+        return agg  # type: ignore[return-value]
+
+    # Recording -------------------------------------------------------------
+    def record(self, submission: Submission) -> Outcome:
+        """Record one submission; raises the specific error when refused."""
+        try:
+            return self.record_batch([submission])[0]
+        except BatchRejected as rejected:
+            raise rejected.failures[0][1] from None
+
+    def record_batch(self, submissions: Sequence[Submission],
+                     *, genesis: bool = False) -> list[Outcome]:
+        """All-or-nothing: every item recorded in one transaction, or none."""
+        if len(submissions) > MAX_BATCH:
+            raise TooLarge(f"a batch holds at most {MAX_BATCH} submissions, "
+                           f"got {len(submissions)}")
+        last_error: Exception | None = None
+        for _attempt in range(5):
+            try:
+                return self._record_once(submissions, genesis=genesis)
+            except IntegrityError as exc:
+                # Another writer got there first (same stream version or nonce);
+                # decide again against the state now committed.
+                last_error = exc
+        raise ServiceUnavailable(f"could not record after repeated write conflicts: "
+                                 f"{last_error}")
+
+    def _record_once(self, submissions: Sequence[Submission], *, genesis: bool) -> list[Outcome]:
+        now = self.clock()
+        recorded_at = format_instant(now.replace(microsecond=0))
+        work = _Workspace(self)
+        items = [_Item(i, s) for i, s in enumerate(submissions)]
+        genesis_keys = self._genesis_keys(items) if genesis else {}
+        self._verify_signatures(items, work, genesis_keys)
+
+        outcomes: list[Outcome | None] = [None] * len(items)
+        failures: list[tuple[int, LedgerError]] = []
+        pending: list[PendingLeaf] = []
+        events: list[Any] = []
+        for item in items:
+            try:
+                result = self._decide(item, work, genesis_keys, now, recorded_at, pending,
+                                      events)
+            except LedgerError as error:
+                failures.append((item.position, error))
+                continue
+            outcomes[item.position] = result
+        if failures:
+            raise BatchRejected(failures)
+        index_of: dict[int, int] = {}
+        if events:
+            batch = PendingBatch(leaves=pending)
+            batch.by_event = {(p.originator_id, p.version): p for p in pending}
+            self.app.save(*events, ledger_batch=batch)
+            assert batch.first_index is not None
+            index_of = {id(p): batch.first_index + i for i, p in enumerate(batch.leaves)}
+        for pos, outcome in enumerate(outcomes):
+            # Placeholders (negative) point into ``pending``: the leaf this item
+            # recorded, or the one an identical earlier item of the batch recorded.
+            if outcome is not None and outcome.receipt.leaf_index < 0:
+                leaf = pending[-outcome.receipt.leaf_index - 1]
+                outcomes[pos] = Outcome(Receipt(
+                    leaf_index=index_of[id(leaf)], leaf_hash=leaf.leaf_hash,
+                    stream=leaf.stream, version=leaf.version,
+                    recorded_at=leaf.recorded_at), outcome.created)
+        return [o for o in outcomes if o is not None]
+
+    def initialise(self, operator: Any, operator_id: str, name: str) -> bool:
+        """Open an empty log with the operator's registration; False when already open."""
+        if self.size() != 0:
+            return False
+        signed_at = self.clock().replace(microsecond=0)
+        self.record_batch(genesis_submissions(operator, operator_id, name, signed_at),
+                          genesis=True)
+        return True
+
+    def _genesis_keys(self, items: list[_Item]) -> dict[str, tuple[VerifierKey, tuple[str, ...]]]:
+        """The first two events of an empty log register the operator with its own key."""
+        if self.size() != 0 or len(items) < 2:
+            return {}
+        try:
+            first, second = items[0].submission.decode(), items[1].submission.decode()
+        except LedgerError:
+            return {}
+        if (first.type, second.type) != ("party.registered", "key.registered"):
+            return {}
+        try:
+            key = VerifierKey.parse(second.body["vkey"])
+        except Exception:
+            return {}
+        if first.body.get("kind") != "operator" or "operator" not in second.body.get("roles", []):
+            return {}
+        if not (first.signer == second.signer == key.name):
+            return {}
+        return {key.name: (key, ("operator",))}
+
+    def _verify_signatures(self, items: list[_Item], work: _Workspace,
+                           genesis_keys: dict[str, tuple[VerifierKey, tuple[str, ...]]]) -> None:
+        """Decode each item and check its signature against keys known before the batch.
+
+        Items whose key is registered earlier in the same batch are checked later, in
+        order. Verification runs on all cores (the library releases the GIL).
+        """
+        ready: list[_Item] = []
+        for item in items:
+            try:
+                item.envelope = item.submission.decode()
+            except LedgerError as error:
+                item.error = error
+                continue
+            key = genesis_keys.get(item.envelope.signer, (None,))[0] or self._known_key(
+                item.envelope.signer, work)
+            if key is not None:
+                item.key = key
+                ready.append(item)
+        if self._pool is not None and len(ready) >= 64:
+            chunk = (len(ready) + self._threads - 1) // self._threads
+            parts = [ready[i:i + chunk] for i in range(0, len(ready), chunk)]
+            for part_result, part in zip(self._pool.map(_verify_all, parts), parts, strict=True):
+                for item, ok in zip(part, part_result, strict=True):
+                    item.signature_ok = ok
+        else:
+            for item in ready:
+                assert item.key is not None
+                item.signature_ok = item.submission.verify_with(item.key)
+
+    def _known_key(self, key_name: str, work: _Workspace) -> VerifierKey | None:
+        party_id = key_party_id(key_name)
+        if "/" not in key_name:
+            return None
+        party = work.party(party_id) if _looks_like_party(party_id) else None
+        entry = (party or {}).get("keys", {}).get(key_name)
+        if entry is None:
+            return None
+        return VerifierKey.parse(entry["vkey"])
+
+    def _decide(self, item: _Item, work: _Workspace,
+                genesis_keys: dict[str, tuple[VerifierKey, tuple[str, ...]]], now: datetime,
+                recorded_at: str, pending: list[PendingLeaf], events: list[Any]) -> Outcome:
+        if item.error is not None:
+            raise item.error
+        env = item.envelope
+        assert env is not None
+        sub = item.submission
+        # 2. key known (possibly registered by an earlier item of this batch)
+        roles: tuple[str, ...]
+        if env.signer in genesis_keys:
+            key, roles = genesis_keys[env.signer]
+            revoked_at = None
+        else:
+            party = work.party(key_party_id(env.signer)) if _looks_like_party(
+                key_party_id(env.signer)) else None
+            entry = (party or {}).get("keys", {}).get(env.signer)
+            if party is None or entry is None:
+                raise UnknownKey(f"signer {env.signer!r} is not a registered key",
+                                 signer=env.signer)
+            key = VerifierKey.parse(entry["vkey"])
+            roles = tuple(entry["roles"])
+            revoked_at = entry.get("revoked_at")
+        # 3. signature
+        ok = item.signature_ok if item.key is not None and item.key == key else None
+        if ok is None:
+            ok = sub.verify_with(key)
+        if not ok:
+            raise BadSignature(f"signature does not verify under key {env.signer}",
+                               signer=env.signer)
+        # 4. identical submission already recorded
+        nonce_key = (env.signer, env.nonce)
+        envelope_sha = sub.envelope_sha256
+        seen = work.nonces.get(nonce_key) or self._recorded_nonce(env.signer, env.nonce)
+        if seen is not None and seen[0] == envelope_sha:
+            return Outcome(seen[1], False)
+        # 5. revocation
+        if revoked_at is not None and parse_instant(revoked_at) <= now:
+            raise KeyRevoked(f"key {env.signer} was revoked effective {revoked_at}",
+                             signer=env.signer)
+        # 6. signed_at window
+        signed_at = parse_instant(env.signed_at)
+        if signed_at > now + self.future_skew:
+            raise RuleViolation("SIGNED_AT_WINDOW", f"signed_at {env.signed_at} is more than "
+                                f"{self.future_skew} ahead of the server clock")
+        if signed_at < now - self.acceptance_window:
+            raise RuleViolation("SIGNED_AT_WINDOW", f"signed_at {env.signed_at} is older than "
+                                f"the acceptance window of {self.acceptance_window}")
+        # 7. nonce
+        if seen is not None:
+            raise NonceReused(f"nonce {env.nonce.hex()} of {env.signer} was already used "
+                              "for a different envelope", signer=env.signer)
+        # 8. body schema and stream binding
+        _spec, deferred = validate_event(env.type, env.stream, env.body)
+        _kind, ident = check_stream_name(env.stream)
+        # 9. stream version
+        agg = work.stream(env.stream)
+        current = 0 if agg is None else agg.version
+        if env.expect_version is not None and env.expect_version != current:
+            raise VersionConflict(f"{env.stream} holds {current} events, the envelope expected "
+                                  f"{env.expect_version}", stream=env.stream, version=current)
+        # 10. authority
+        signer_party = key_party_id(env.signer)
+        party_state = work.party(signer_party) or {}
+        if env.signer in genesis_keys:
+            party_state = {"party_id": signer_party, "kind": "operator", "keys": {}}
+        check_authority(env.type, env.body, None if agg is None else agg.state,
+                        SignerInfo(env.signer, signer_party, roles, party_state), ident)
+        # 11. domain rules
+        if deferred:
+            raise deferred[0]
+        check_rules(env.type, env.body, None if agg is None else agg.state, env.stream,
+                    current + 1, work.party)
+        # Build the leaf and apply it to the workspace.
+        version = current + 1
+        leaf = encode_leaf(env.stream, version, env.type, recorded_at, sub.envelope_bytes,
+                           sub.signature, None if agg is None else agg.head)
+        if len(leaf) > MAX_LEAF_BYTES:
+            raise TooLarge(f"the leaf would be {len(leaf)} bytes; at most {MAX_LEAF_BYTES}")
+        leaf_hash = leaf_hash_of(leaf)
+        if agg is None:
+            agg = StreamAggregate._create(StreamAggregate.Started, id=stream_id(env.stream),
+                                          leaf=leaf, timestamp=now)
+            work.aggregates[env.stream] = agg
+        else:
+            agg.trigger_event(StreamAggregate.Recorded, leaf=leaf, timestamp=now)
+        events.append(agg.pending_events[-1])
+        pending.append(PendingLeaf(
+            originator_id=agg.id, version=version, stream=env.stream, leaf=leaf,
+            leaf_hash=leaf_hash, recorded_at=recorded_at, signer=env.signer, nonce=env.nonce,
+            envelope_sha256=envelope_sha))
+        placeholder = Receipt(-len(pending), leaf_hash, env.stream, version, recorded_at)
+        work.nonces[nonce_key] = (envelope_sha, placeholder)
+        return Outcome(placeholder, True)
+
+    def _recorded_nonce(self, signer: str, nonce: bytes) -> tuple[bytes, Receipt] | None:
+        with self.reader.cursor() as c:
+            row = c.execute(
+                "SELECT n.envelope_sha256, l.idx, l.leaf_hash, l.stream, l.version, "
+                "l.recorded_at FROM nonces n JOIN leaves l ON l.idx = n.leaf_idx "
+                "WHERE n.signer = ? AND n.nonce = ?", (signer, nonce)).fetchone()
+        if row is None:
+            return None
+        return bytes(row[0]), Receipt(int(row[1]), bytes(row[2]), row[3], int(row[4]), row[5])
+
+    # Reading -------------------------------------------------------------
+    def size(self) -> int:
+        with self.reader.cursor() as c:
+            row = c.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves").fetchone()
+        return int(row[0])
+
+    def leaf(self, index: int) -> bytes | None:
+        with self.reader.cursor() as c:
+            row = c.execute("SELECT leaf FROM leaves WHERE idx = ?", (index,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def index_of(self, leaf_hash: bytes) -> int | None:
+        with self.reader.cursor() as c:
+            row = c.execute("SELECT idx FROM leaves WHERE leaf_hash = ?", (leaf_hash,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def leaves(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        with self.reader.cursor() as c:
+            rows = c.execute("SELECT idx, leaf FROM leaves WHERE idx >= ? AND idx < ? "
+                             "ORDER BY idx", (start, stop)).fetchall()
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    def stream_events(self, stream: str, at: int | None = None) -> list[LoggedEvent]:
+        sql = "SELECT idx, leaf FROM leaves WHERE stream = ?"
+        params: list[Any] = [stream]
+        if at is not None:
+            sql += " AND idx < ?"
+            params.append(at)
+        with self.reader.cursor() as c:
+            rows = c.execute(sql + " ORDER BY version", params).fetchall()
+        return [logged_event(int(r[0]), bytes(r[1])) for r in rows]
+
+    def events(self, start: int = 0, stop: int | None = None) -> list[LoggedEvent]:
+        stop = self.size() if stop is None else stop
+        return [logged_event(i, leaf) for i, leaf in self.leaves(start, stop)]
+
+
+def _verify_all(items: list[_Item]) -> list[bool]:
+    return [item.submission.verify_with(item.key) for item in items if item.key is not None]
+
+
+def _looks_like_party(party_id: str) -> bool:
+    try:
+        check_stream_name(f"party/{party_id}")
+    except LedgerError:
+        return False
+    return True
+
+
+__all__ = ["Ledger", "Outcome", "StreamAggregate", "encode_leaf", "logged_event", "stream_id"]
+
+
+def genesis_submissions(operator: Any, operator_id: str, name: str,
+                        signed_at: datetime | None = None) -> list[Submission]:
+    """The two self-certifying events that open a log: the operator party and its key."""
+    from .envelope import sign_envelope
+
+    stream = f"party/{operator_id}"
+    return [
+        sign_envelope(operator, "party.registered", stream,
+                      {"party_id": operator_id, "name": name, "kind": "operator"},
+                      signed_at=signed_at),
+        sign_envelope(operator, "key.registered", stream,
+                      {"party_id": operator_id, "vkey": operator.verifier.vkey,
+                       "roles": ["operator"]}, signed_at=signed_at),
+    ]

@@ -1,0 +1,105 @@
+"""Canonical msgpack: the only module that turns values into signed bytes and back.
+
+Rules (DESIGN 3.1): maps have text keys sorted by their UTF-8 bytes; every value uses
+its smallest encoding (as msgpack-python writes it); ``bin`` for bytes and ``str`` for
+text; integers only (no floats) and no ext types. Decoding rejects duplicate keys,
+trailing bytes and anything whose re-encoding differs from the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgpack
+
+from .errors import NonCanonical
+
+MAX_DEPTH = 32
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+def _canonical(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise NonCanonical(f"nesting deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, str, bytes)):
+        return value
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise NonCanonical(f"integer {value} does not fit msgpack's 64-bit range")
+        return value
+    if isinstance(value, Mapping):
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NonCanonical(f"map key {key!r} is not text")
+            items.append((key.encode("utf-8"), key, _canonical(item, depth + 1)))
+        items.sort(key=lambda entry: entry[0])
+        return {key: item for _, key, item in items}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item, depth + 1) for item in value]
+    if isinstance(value, float):
+        raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
+    raise NonCanonical(f"values of type {type(value).__name__} cannot be encoded")
+
+
+def encode(value: Any) -> bytes:
+    """Canonical msgpack bytes of ``value``."""
+    return msgpack.packb(_canonical(value, 0), use_bin_type=True)
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise NonCanonical(f"ext type {code} is not allowed")
+
+
+def _pairs(pairs: Sequence[tuple[Any, Any]]) -> dict[Any, Any]:
+    result: dict[Any, Any] = {}
+    for key, value in pairs:
+        if not isinstance(key, str):
+            raise NonCanonical(f"map key {key!r} is not text")
+        if key in result:
+            raise NonCanonical(f"duplicate map key {key!r}")
+        result[key] = value
+    return result
+
+
+def _check_values(value: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise NonCanonical(f"nesting deeper than {MAX_DEPTH} levels")
+    if isinstance(value, float):
+        raise NonCanonical("floats are not allowed")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_values(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, depth + 1)
+
+
+def decode(data: bytes, *, max_size: int | None = None) -> Any:
+    """Decode canonical msgpack, refusing every other form of the same value."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise NonCanonical("expected bytes")
+    data = bytes(data)
+    if max_size is not None and len(data) > max_size:
+        raise NonCanonical(f"{len(data)} bytes exceed the limit of {max_size}")
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=False,
+            object_pairs_hook=_pairs,
+            ext_hook=_no_ext,
+            use_list=True,
+        )
+    except NonCanonical:
+        raise
+    except msgpack.ExtraData as exc:
+        raise NonCanonical("trailing bytes after the msgpack value") from exc
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
+        raise NonCanonical(f"not valid msgpack: {exc}") from exc
+    _check_values(value, 0)
+    if encode(value) != data:
+        raise NonCanonical("not canonical: re-encoding differs (key order or encoding size)")
+    return value

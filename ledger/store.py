@@ -1,0 +1,247 @@
+"""Storage beside the eventsourcing tables: leaves, nonces, tree nodes, checkpoints.
+
+The recorder subclasses run inside the events' insert transaction (SQLite: after the
+insert has taken the write lock; PostgreSQL: while the EXCLUSIVE table lock is held),
+so leaf indices are dense, 0-based and in commit order, and a rolled-back transaction
+leaves no trace in any table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL
+
+from .errors import InvalidInput
+
+LEAF_PREFIX = b"\x00"
+
+
+def leaf_hash_of(leaf: bytes) -> bytes:
+    return hashlib.sha256(LEAF_PREFIX + leaf).digest()
+
+
+@dataclass(slots=True)
+class PendingLeaf:
+    originator_id: Any
+    version: int
+    stream: str
+    leaf: bytes
+    leaf_hash: bytes
+    recorded_at: str
+    signer: str
+    nonce: bytes
+    envelope_sha256: bytes
+
+
+@dataclass(slots=True)
+class PendingBatch:
+    """Travels through ``Application.save(**kwargs)`` to the recorder."""
+
+    leaves: list[PendingLeaf]
+    first_index: int | None = None
+    by_event: dict[tuple[Any, int], PendingLeaf] = field(default_factory=dict)
+
+
+def _sqlite_tables() -> list[str]:
+    return [
+        "CREATE TABLE IF NOT EXISTS leaves ("
+        " idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL UNIQUE, leaf BLOB NOT NULL,"
+        " stream TEXT NOT NULL, version INTEGER NOT NULL, recorded_at TEXT NOT NULL,"
+        " UNIQUE (stream, version))",
+        "CREATE TABLE IF NOT EXISTS nonces ("
+        " signer TEXT NOT NULL, nonce BLOB NOT NULL, envelope_sha256 BLOB NOT NULL,"
+        " leaf_idx INTEGER NOT NULL, PRIMARY KEY (signer, nonce)) WITHOUT ROWID",
+    ]
+
+
+def _postgres_tables() -> list[str]:
+    return [
+        "CREATE TABLE IF NOT EXISTS leaves ("
+        " idx BIGINT PRIMARY KEY, leaf_hash BYTEA NOT NULL UNIQUE, leaf BYTEA NOT NULL,"
+        " stream TEXT NOT NULL, version INTEGER NOT NULL, recorded_at TEXT NOT NULL,"
+        " UNIQUE (stream, version))",
+        "CREATE TABLE IF NOT EXISTS nonces ("
+        " signer TEXT NOT NULL, nonce BYTEA NOT NULL, envelope_sha256 BYTEA NOT NULL,"
+        " leaf_idx BIGINT NOT NULL, PRIMARY KEY (signer, nonce))",
+    ]
+
+
+def _tree_store(dialect: str) -> Any:
+    try:
+        from .treestore import TreeStore
+    except ImportError:  # pragma: no cover - present in every complete checkout
+        return None
+    return TreeStore(dialect)
+
+
+def _write_leaves(cursor: Any, dialect: str, batch: PendingBatch, stored_events:
+                  Sequence[StoredEvent], tree: Any) -> None:
+    p = "?" if dialect == "sqlite" else "%s"
+    cursor.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves")
+    size = int(cursor.fetchone()[0])
+    ordered = [batch.by_event[(s.originator_id, s.originator_version)] for s in stored_events]
+    cursor.executemany(
+        f"INSERT INTO leaves (idx, leaf_hash, leaf, stream, version, recorded_at) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
+        [(size + i, x.leaf_hash, x.leaf, x.stream, x.version, x.recorded_at)
+         for i, x in enumerate(ordered)],
+    )
+    cursor.executemany(
+        f"INSERT INTO nonces (signer, nonce, envelope_sha256, leaf_idx) VALUES ({p}, {p}, {p}, {p})",
+        [(x.signer, x.nonce, x.envelope_sha256, size + i) for i, x in enumerate(ordered)],
+    )
+    if tree is not None:
+        tree.append(cursor, size, [x.leaf_hash for x in ordered])
+    batch.leaves = ordered
+    batch.first_index = size
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        self.tree = _tree_store("sqlite")
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements() + _sqlite_tables()
+        if self.tree is not None:
+            statements += self.tree.create_table_statements()
+        return statements
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        batch = kwargs.get("ledger_batch")
+        if batch is not None:
+            _write_leaves(c.sqlite_cursor, "sqlite", batch, stored_events, self.tree)
+        return ids
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *args: Any, **kwargs: Any):
+        self.tree = _tree_store("postgres")
+        super().__init__(datastore, *args, **kwargs)
+        extra = _postgres_tables()
+        if self.tree is not None:
+            extra += self.tree.create_table_statements()
+        self.sql_create_statements.extend(SQL(s) for s in extra)  # type: ignore[arg-type]
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        batch = kwargs.get("ledger_batch")
+        if batch is not None:
+            with curs.connection.cursor(row_factory=tuple_row) as plain:
+                _write_leaves(plain, "postgres", batch, stored_events, self.tree)
+        return ids
+
+
+# ---------------------------------------------------------------------------
+# Database URLs and read access
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DatabaseURL:
+    dialect: str  # "sqlite" | "postgres"
+    path: str = ""
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///"):]
+            if not path:
+                raise InvalidInput("sqlite URL needs a path: sqlite:////abs/path/ledger.sqlite3")
+            return cls("sqlite", path=path)
+        if url.startswith(("postgresql://", "postgres://")):
+            parts = urlparse(url)
+            return cls(
+                "postgres",
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username or "postgres"),
+                password=unquote(parts.password or ""),
+                dbname=(parts.path or "/").lstrip("/") or "postgres",
+            )
+        raise InvalidInput(f"database URL {url!r}: expected sqlite:///PATH or postgresql://...")
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        if self.dialect == "sqlite":
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self.path,
+                "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC": "ledger.store:LedgerSQLiteRecorder",
+            }
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_POOL_SIZE": "8",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store:LedgerPostgresRecorder",
+        }
+
+    def connect(self) -> Any:
+        """A plain DB-API connection (tuple rows) for readers and tools."""
+        if self.dialect == "sqlite":
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            return conn
+        import psycopg
+
+        return psycopg.connect(host=self.host, port=self.port, user=self.user,
+                               password=self.password or None, dbname=self.dbname,
+                               autocommit=True)
+
+
+class Reader:
+    """Read-only queries over the leaves; ``?`` placeholders in either dialect."""
+
+    def __init__(self, recorder: Any, dialect: str) -> None:
+        self.recorder = recorder
+        self.dialect = dialect
+
+    @contextmanager
+    def cursor(self) -> Iterator[Any]:
+        if self.dialect == "sqlite":
+            with self.recorder.datastore.transaction(commit=False) as c:
+                yield _QCursor(c.sqlite_cursor, "?")
+        else:
+            with self.recorder.datastore.get_connection() as conn, conn.cursor(
+                    row_factory=tuple_row) as curs:
+                yield _QCursor(curs, "%s")
+
+
+class _QCursor:
+    def __init__(self, cursor: Any, placeholder: str) -> None:
+        self.raw = cursor
+        self.placeholder = placeholder
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.placeholder != "?":
+            sql = sql.replace("?", self.placeholder)
+        self.raw.execute(sql, params)
+        return self
+
+    def fetchone(self) -> Any:
+        return self.raw.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self.raw.fetchall())

@@ -1,0 +1,48 @@
+"""Dates and instants as the formats require: ``YYYY-MM-DD`` and RFC 3339 UTC ``...Z``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+_INSTANT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?Z$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_instant(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def looks_like_instant(text: str) -> bool:
+    return bool(_INSTANT.match(text))
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an RFC 3339 UTC instant; ``ValueError`` when malformed or impossible."""
+    match = _INSTANT.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an RFC 3339 UTC instant like 2026-11-25T08:00:00Z")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction = match.group(7)
+    micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+
+
+def looks_like_date(text: str) -> bool:
+    return bool(_DATE.match(text))
+
+
+def parse_date(text: str) -> date:
+    if not _DATE.match(text):
+        raise ValueError(f"{text!r} is not a date like 2026-11-25")
+    return date.fromisoformat(text)
