@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from . import encoding
-from .catalogue import check_stream_name, validate_event
+from .catalogue import check_stream_name, opens_stream, validate_event
 from .domain import SignerInfo, State, check_authority, check_rules, evolve, key_party_id
 from .envelope import Envelope, Submission
 from .errors import (
@@ -421,7 +421,10 @@ class Ledger:
         if env.expect_version is not None and env.expect_version != current:
             raise VersionConflict(f"{env.stream} holds {current} events, the envelope expected "
                                   f"{env.expect_version}", stream=env.stream, version=current)
-        # 10. authority
+        # 10. authority (on a stream that exists, unless this event opens it)
+        if agg is None and not opens_stream(env.type):
+            raise RuleViolation("UNKNOWN_STREAM", f"{env.stream} does not exist",
+                                stream=env.stream)
         signer_party = key_party_id(env.signer)
         party_state = work.party(signer_party) or {}
         if env.signer in genesis_keys:

@@ -418,3 +418,10 @@ def _validate_event(type_: str, stream: str, body: Any) -> EventSpec:
 
 def is_sme(scale: str | None) -> bool:
     return scale in SME_SCALES
+
+
+def opens_stream(type_: str) -> bool:
+    """Whether an event of this type may be the first of its stream."""
+    spec = CATALOGUE[type_]
+    return type_ != "key.registered" and (spec.id_field is not None
+                                          or spec.reference_stream is not None)

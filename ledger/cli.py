@@ -1,0 +1,157 @@
+"""The ``ledger`` command line (DESIGN 7).
+
+Exit codes: 0 verified / done, 1 verification failed or evidence of tampering,
+2 usage or input error, 3 server unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .errors import LedgerError
+from .keys import SignerKey
+from .uscc import is_valid_uscc
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        COMMANDS[name] = fn
+        return fn
+    return register
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+        database_url=getattr(args, "database", None),
+        origin=getattr(args, "origin", None),
+        operator_id=getattr(args, "operator_id", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
+
+
+def _load_or_create_key(path: Path, name: str) -> tuple[SignerKey, bool]:
+    if path.exists():
+        key = SignerKey.read(path)
+        return key, False
+    key = SignerKey.generate(name)
+    key.write(path)
+    return key, True
+
+
+def initialise(settings: Settings, out: Callable[[str], None] = print) -> dict[str, Any]:
+    """Create the data dir, keys and database, and register the operator (idempotent)."""
+    from .application import Ledger
+
+    if not is_valid_uscc(settings.operator_id):
+        raise LedgerError(f"--operator-id {settings.operator_id!r} is not a valid unified "
+                          "social credit code")
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    settings.keys_dir.chmod(0o700)
+    operator, new_operator = _load_or_create_key(settings.operator_key_path,
+                                                 f"{settings.operator_id}/operator")
+    log_key, new_log = _load_or_create_key(settings.log_key_path, settings.origin)
+    if log_key.name != settings.origin:
+        raise LedgerError(f"{settings.log_key_path} holds a key for origin {log_key.name!r}, "
+                          f"not {settings.origin!r}")
+    ledger = Ledger(settings.resolved_database_url)
+    try:
+        opened = ledger.initialise(operator, operator.name.split("/", 1)[0],
+                                   "commitment-ledger operator")
+        size = ledger.size()
+    finally:
+        ledger.close()
+    info = {
+        "data_dir": str(settings.data_dir.resolve()),
+        "database": settings.resolved_database_url,
+        "operator_key": str(settings.operator_key_path.resolve()),
+        "operator_vkey": operator.verifier.vkey,
+        "log_key": str(settings.log_key_path.resolve()),
+        "log_vkey": log_key.verifier.vkey,
+        "created": {"operator_key": new_operator, "log_key": new_log, "log": opened},
+        "tree_size": size,
+    }
+    return info
+
+
+@command("init")
+def cmd_init(args: argparse.Namespace) -> int:
+    info = initialise(settings_from(args))
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        state = "initialised" if info["created"]["log"] else "already initialised"
+        print(f"ledger {state} in {info['data_dir']}")
+        print(f"  database      {info['database']}")
+        print(f"  operator key  {info['operator_key']}")
+        print(f"                {info['operator_vkey']}")
+        print(f"  log key       {info['log_key']}")
+        print(f"                {info['log_vkey']}")
+    return EXIT_OK
+
+
+@command("keygen")
+def cmd_keygen(args: argparse.Namespace) -> int:
+    key = SignerKey.generate(args.name)
+    path = Path(args.out) if args.out else Path(args.name.replace("/", "_") + ".key")
+    if path.exists():
+        print(f"error: {path} exists; refusing to overwrite a key", file=sys.stderr)
+        return EXIT_USAGE
+    key.write(path)
+    if args.json:
+        print(json.dumps({"key_file": str(path), "vkey": key.verifier.vkey}))
+    else:
+        print(f"private key written to {path} (mode 0600)")
+        print(key.verifier.vkey)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create the data dir, operator and log keys, database")
+    p.add_argument("--data-dir", help="data directory (LEDGER_DATA_DIR, default ./var)")
+    p.add_argument("--database", help="database URL (LEDGER_DATABASE_URL)")
+    p.add_argument("--origin", help="checkpoint origin = log key name (LEDGER_ORIGIN)")
+    p.add_argument("--operator-id", help="operator's unified social credit code")
+
+    p = sub.add_parser("keygen", help="generate an Ed25519 key in signed-note format")
+    p.add_argument("name", help="key name, by convention <party-id>/<label>")
+    p.add_argument("--out", help="private key file (default <name>.key)")
+
+    for extra in EXTRA_PARSERS:
+        extra(sub)
+    return parser
+
+
+EXTRA_PARSERS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except LedgerError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Settings: one frozen dataclass built from flags and ``LEDGER_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OPERATOR_ID = "12650500MB0000001P"  # a placeholder public-institution code; set --operator-id
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    origin: str = "commitment-ledger.local/log"
+    operator_id: str = DEFAULT_OPERATOR_ID
+    acceptance_window_days: int = 7
+    checkpoint_interval: float = 1.0
+    max_body_bytes: int = 1 << 20
+    max_batch: int = 1000
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def operator_key_path(self) -> Path:
+        return self.keys_dir / "operator.key"
+
+    @property
+    def log_key_path(self) -> Path:
+        return self.keys_dir / "log.key"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ledger.sqlite3').resolve()}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            data_dir=Path(env.get("LEDGER_DATA_DIR", "var")),
+            database_url=env.get("LEDGER_DATABASE_URL", ""),
+            host=env.get("LEDGER_HOST", "127.0.0.1"),
+            port=int(env.get("LEDGER_PORT", "8080")),
+            origin=env.get("LEDGER_ORIGIN", "commitment-ledger.local/log"),
+            operator_id=env.get("LEDGER_OPERATOR_ID", DEFAULT_OPERATOR_ID),
+            acceptance_window_days=int(env.get("LEDGER_ACCEPTANCE_WINDOW_DAYS", "7")),
+            checkpoint_interval=float(env.get("LEDGER_CHECKPOINT_INTERVAL", "1.0")),
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **clean)

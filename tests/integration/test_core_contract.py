@@ -1,0 +1,244 @@
+"""The recording contract, run identically on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger, decode_leaf_fast
+from ledger.errors import BatchRejected, NonceReused, RuleViolation, VersionConflict
+from ledger.store import DatabaseURL, leaf_hash_of
+from tests.factories import BUYER_ID, SUPPLIER_ID, World, contract_body, make_world
+
+STREAM = "contract/HM-2026-001"
+
+
+def pay(payment_id: str, amount: int, milestone: str | None = "m1") -> dict[str, Any]:
+    body: dict[str, Any] = {"payment_id": payment_id, "amount_fen": amount,
+                            "paid_on": "2026-08-01", "method": "transfer",
+                            "voucher_ref": f"V-{payment_id}", "purpose": "principal"}
+    if milestone:
+        body["milestone_id"] = milestone
+    return body
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    w = make_world(database_url)
+    yield w
+    w.ledger.close()
+
+
+def test_receipts_are_dense_and_chained(world: World) -> None:
+    start = world.ledger.size()
+    first = world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    second = world.post(world.keys["supplier"], "contract.countersigned", STREAM,
+                        {"party_id": SUPPLIER_ID})
+    third = world.post(world.keys["finance"], "payment.made", STREAM, pay("p1", 1000))
+    receipts = [first.receipt, second.receipt, third.receipt]
+    assert [r.leaf_index for r in receipts] == [start, start + 1, start + 2]
+    assert [r.version for r in receipts] == [1, 2, 3]
+    assert all(o.created for o in (first, second, third))
+    events = world.ledger.stream_events(STREAM)
+    assert [e.prev for e in events] == [None, receipts[0].leaf_hash, receipts[1].leaf_hash]
+    # Every stored leaf hashes to its receipt, and the stored bytes are the leaf.
+    for receipt in receipts:
+        leaf = world.ledger.leaf(receipt.leaf_index)
+        assert leaf is not None
+        assert leaf_hash_of(leaf) == receipt.leaf_hash
+        assert hashlib.sha256(b"\x00" + leaf).digest() == receipt.leaf_hash
+    assert world.ledger.size() == start + 3
+    # Indices over the whole log are exactly 0..n-1.
+    assert [i for i, _ in world.ledger.leaves(0, world.ledger.size())] == list(
+        range(world.ledger.size()))
+
+
+def test_leaf_holds_the_envelope_exactly_as_received(world: World) -> None:
+    sub = world.sign(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    outcome = world.ledger.record(sub)
+    leaf = decode_leaf_fast(world.ledger.leaf(outcome.receipt.leaf_index) or b"")
+    assert leaf["envelope"] == sub.envelope_bytes
+    assert leaf["signature"] == sub.signature
+    assert leaf["stream"] == STREAM and leaf["version"] == 1 and leaf["prev"] is None
+    assert leaf["type"] == "contract.signed" and leaf["v"] == 1
+    assert leaf["recorded_at"] == "2026-11-25T08:00:00Z"
+
+
+def test_identical_submission_returns_the_original_receipt(world: World) -> None:
+    sub = world.sign(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    first = world.ledger.record(sub)
+    size = world.ledger.size()
+    world.clock.advance(days=3)
+    again = world.ledger.record(sub)
+    assert again.created is False
+    assert again.receipt == first.receipt
+    assert world.ledger.size() == size
+
+
+def test_nonce_reused_with_a_different_envelope_is_a_conflict(world: World) -> None:
+    world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body(),
+               nonce=b"\x01" * 16)
+    size = world.ledger.size()
+    with pytest.raises(NonceReused, match="nonce"):
+        world.post(world.keys["buyer"], "contract.signed", "contract/OTHER",
+                   contract_body("OTHER"), nonce=b"\x01" * 16)
+    assert world.ledger.size() == size
+    # The same nonce from another signer is fine.
+    world.post(world.keys["supplier"], "contract.countersigned", STREAM,
+               {"party_id": SUPPLIER_ID}, nonce=b"\x01" * 16)
+
+
+def test_expect_version_mismatch_is_a_conflict(world: World) -> None:
+    world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body(),
+               expect_version=0)
+    with pytest.raises(VersionConflict, match="holds 1 events"):
+        world.post(world.keys["supplier"], "contract.countersigned", STREAM,
+                   {"party_id": SUPPLIER_ID}, expect_version=0)
+    ok = world.post(world.keys["supplier"], "contract.countersigned", STREAM,
+                    {"party_id": SUPPLIER_ID}, expect_version=1)
+    assert ok.receipt.version == 2
+
+
+def test_existing_id_is_a_conflict(world: World) -> None:
+    world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    from ledger.errors import AlreadyExists
+
+    with pytest.raises(AlreadyExists):
+        world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+
+
+def test_batch_is_all_or_nothing(world: World) -> None:
+    world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    size = world.ledger.size()
+    good = [world.sign(world.keys["finance"], "payment.made", STREAM, pay(f"p{i}", 100))
+            for i in range(3)]
+    bad = world.sign(world.keys["finance"], "payment.made", STREAM,
+                     pay("p-huge", 10**12))  # more than is owed
+    forged = world.sign(world.keys["finance"], "payment.made", STREAM, pay("p-x", 100))
+    forged = type(forged)(forged.envelope_bytes, bytes(64))
+    with pytest.raises(BatchRejected) as info:
+        world.ledger.record_batch([good[0], bad, good[1], forged, good[2]])
+    failures = {index: error for index, error in info.value.failures}
+    assert set(failures) == {1, 3}
+    assert isinstance(failures[1], RuleViolation) and failures[1].rule == "OVERPAYMENT"
+    assert failures[3].code == "bad_signature"
+    assert world.ledger.size() == size
+    problem = info.value.to_problem()
+    assert [e["index"] for e in problem["errors"]] == [1, 3]
+    # Without the bad items the same batch records, in order, in one go.
+    outcomes = world.ledger.record_batch(good)
+    assert [o.receipt.leaf_index for o in outcomes] == [size, size + 1, size + 2]
+    assert [o.receipt.version for o in outcomes] == [2, 3, 4]
+
+
+def test_batch_items_see_earlier_items(world: World) -> None:
+    signed = world.sign(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    countersigned = world.sign(world.keys["supplier"], "contract.countersigned", STREAM,
+                               {"party_id": SUPPLIER_ID})
+    paid = world.sign(world.keys["finance"], "payment.made", STREAM, pay("p1", 20_000_000))
+    over = world.sign(world.keys["finance"], "payment.made", STREAM, pay("p2", 1))
+    with pytest.raises(BatchRejected) as info:
+        world.ledger.record_batch([signed, countersigned, paid, over])
+    assert [i for i, _ in info.value.failures] == [3]
+    outcomes = world.ledger.record_batch([signed, countersigned, paid])
+    assert [o.receipt.version for o in outcomes] == [1, 2, 3]
+    events = world.ledger.stream_events(STREAM)
+    assert events[2].prev == events[1].leaf_hash
+
+
+def test_identical_items_in_a_batch_and_rerun(world: World) -> None:
+    signed = world.sign(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    p1 = world.sign(world.keys["finance"], "payment.made", STREAM, pay("p1", 100))
+    first = world.ledger.record_batch([signed, p1, p1])
+    assert first[2].receipt == first[1].receipt and first[2].created is False
+    size = world.ledger.size()
+    p2 = world.sign(world.keys["finance"], "payment.made", STREAM, pay("p2", 100))
+    rerun = world.ledger.record_batch([signed, p1, p2])
+    assert [o.created for o in rerun] == [False, False, True]
+    assert rerun[0].receipt == first[0].receipt
+    assert world.ledger.size() == size + 1
+
+
+def test_key_registered_earlier_in_the_batch_can_sign_later_items(world: World) -> None:
+    from ledger.keys import SignerKey
+    from tests.factories import seed
+
+    new_key = SignerKey.from_seed(f"{BUYER_ID}/procurement-2", seed(42))
+    reg = world.sign(world.operator, "key.registered", f"party/{BUYER_ID}",
+                     {"party_id": BUYER_ID, "vkey": new_key.verifier.vkey, "roles": ["buyer"]})
+    signed = world.sign(new_key, "contract.signed", STREAM, contract_body())
+    outcomes = world.ledger.record_batch([reg, signed])
+    assert all(o.created for o in outcomes)
+
+
+def test_dense_indices_after_a_rolled_back_transaction(database_url: str) -> None:
+    """Two writers on one database; the stale one's transaction rolls back and is retried."""
+    world = make_world(database_url)
+    other = Ledger(database_url, clock=world.clock, verify_threads=1)
+    try:
+        world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+        stale = copy.deepcopy(other.load_stream(STREAM))
+        world.post(world.keys["supplier"], "contract.countersigned", STREAM,
+                   {"party_id": SUPPLIER_ID})
+        calls = {"n": 0}
+        real_load = other.load_stream
+
+        def load_stale_once(name: str) -> Any:
+            if name == STREAM and calls["n"] == 0:
+                calls["n"] += 1
+                return copy.deepcopy(stale)
+            return real_load(name)
+
+        other.load_stream = load_stale_once  # type: ignore[method-assign]
+        outcome = other.record(world.sign(world.keys["finance"], "payment.made", STREAM,
+                                          pay("p1", 500)))
+        assert calls["n"] == 1  # the stale state was used, and the save was retried
+        assert outcome.receipt.version == 3
+        size = other.size()
+        assert [i for i, _ in other.leaves(0, size)] == list(range(size))
+        events = other.stream_events(STREAM)
+        assert [e.version for e in events] == [1, 2, 3]
+        assert events[2].prev == events[1].leaf_hash
+        url = DatabaseURL.parse(database_url)
+        if url.dialect == "postgres":
+            conn = url.connect()
+            try:
+                ids = [r[0] for r in conn.execute(
+                    "SELECT notification_id FROM ledger_events ORDER BY notification_id")]
+            finally:
+                conn.close()
+            # The rolled-back insert consumed a sequence value: ids have a gap,
+            # leaf indices do not.
+            assert ids[-1] - ids[0] + 1 > len(ids)
+    finally:
+        other.close()
+        world.ledger.close()
+
+
+def test_state_survives_a_restart(database_url: str) -> None:
+    world = make_world(database_url)
+    world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    world.ledger.close()
+    reopened = Ledger(database_url, clock=world.clock, verify_threads=1)
+    try:
+        world.ledger = reopened
+        # The payment cap needs the contract's state, rebuilt from the stored leaves.
+        with pytest.raises(RuleViolation, match="OVERPAYMENT"):
+            world.post(world.keys["finance"], "payment.made", STREAM, pay("p1", 20_000_001))
+        ok = world.post(world.keys["finance"], "payment.made", STREAM, pay("p1", 20_000_000))
+        assert ok.receipt.version == 2
+        # Initialising again is a no-op.
+        assert reopened.initialise(world.operator, "x", "y") is False
+    finally:
+        reopened.close()
+
+
+def test_buyer_party_id_in_events(world: World) -> None:
+    world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+    events = world.ledger.stream_events(STREAM)
+    assert events[0].body["buyer"] == BUYER_ID
+    assert events[0].signer == world.keys["buyer"].name
