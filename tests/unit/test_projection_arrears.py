@@ -1,0 +1,460 @@
+"""Arrears: start, term, due date, outstanding, interest (DESIGN 5, 5.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.engine import Projector
+from tests.unit.test_projection_support import GOV, LARGE, SOE, LogBuilder, d, leaf_hash
+
+
+def arrears(log: LogBuilder, as_of: str, **filters: Any) -> dict[str, Any]:
+    projector = Projector()
+    projector.extend(log.events)
+    return projector.arrears(d(as_of), **filters)
+
+
+def rows_by_milestone(log: LogBuilder, as_of: str) -> dict[str, dict[str, Any]]:
+    return {row["milestone_id"]: row for row in arrears(log, as_of)["rows"]}
+
+
+def worked_example() -> LogBuilder:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 20_000_000)])
+    log.deliver("2025-07-01")
+    log.accept("2025-07-05")
+    return log
+
+
+def test_design_worked_example() -> None:
+    # 200,000.00 yuan, accepted 2025-07-05, term 30 -> due 2025-08-04; paid in full
+    # 2025-08-20 -> 16 days late, 200,000 x 0.0005 x 16 = 1,600.00 yuan.
+    log = worked_example()
+    payment = log.pay("2025-08-20", 20_000_000)
+    report = arrears(log, "2025-09-01")
+    assert report["as_of"] == "2025-09-01"
+    assert report["log_size"] == len(log.events)
+    [row] = report["rows"]
+    assert row["due_date"] == "2025-08-04"
+    assert row["interest_fen"] == 160_000
+    assert row["days_overdue"] == 0  # paid: stays listed for its interest
+    assert row["outstanding_fen"] == 0
+    assert row["paid_fen"] == 20_000_000
+    assert row["payer"] == GOV
+    assert row["responsible"]["official"] == "Wang Wei"
+    assert payment.leaf_hash.hex() in row["evidence"]
+    assert report["totals"]["interest_fen"] == 160_000
+    assert report["totals"]["rows"] == 1
+
+
+def test_worked_example_while_unpaid() -> None:
+    log = worked_example()
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["days_overdue"] == 16
+    assert row["outstanding_fen"] == 20_000_000
+    assert row["interest_fen"] == 160_000
+
+
+def test_not_yet_due_gives_no_row() -> None:
+    assert arrears(worked_example(), "2025-08-04")["rows"] == []
+
+
+def test_paid_on_time_gives_no_row() -> None:
+    log = worked_example()
+    log.pay("2025-08-04", 20_000_000)
+    assert arrears(log, "2025-09-30")["rows"] == []
+
+
+def test_partial_payments_interest_on_a_changing_balance() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)])
+    log.accept("2025-07-05")
+    log.pay("2025-08-10", 400_000)
+    [row] = arrears(log, "2025-08-20")["rows"]
+    # 08-05..08-10 on 1,000,000 (the payment day accrues), 08-11..08-20 on 600,000.
+    assert row["interest_fen"] == (6 * 1_000_000 + 10 * 600_000) * 5 // 10_000
+    assert row["outstanding_fen"] == 600_000
+    assert row["paid_fen"] == 400_000
+    assert row["days_overdue"] == 16
+
+
+def test_open_dispute_the_undisputed_part_still_falls_due() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)])
+    log.accept("2025-07-05")
+    log.dispute("2025-07-20", 300_000)
+    [row] = arrears(log, "2025-08-14")["rows"]
+    assert row["disputed_fen"] == 300_000
+    assert row["outstanding_fen"] == 700_000
+    assert row["days_overdue"] == 10
+    assert row["interest_fen"] == 700_000 * 10 * 5 // 10_000
+
+
+def test_resolved_dispute_owed_part_returns_the_day_after() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)])
+    log.accept("2025-07-05")
+    log.dispute("2025-07-20", 300_000)
+    log.resolve("2025-08-24", 100_000)
+    [row] = arrears(log, "2025-09-03")["rows"]
+    assert row["disputed_fen"] == 0
+    assert row["outstanding_fen"] == 800_000  # 200,000 left the milestone
+    assert row["amount_fen"] == 1_000_000
+    # 08-05..08-24 on 700,000; 08-25..09-03 on 800,000.
+    assert row["interest_fen"] == (20 * 700_000 + 10 * 800_000) * 5 // 10_000
+
+
+def test_dispute_raised_after_due_leaves_the_day_after_raised_on() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)])
+    log.accept("2025-07-05")
+    log.dispute("2025-08-10", 1_000_000)
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["outstanding_fen"] == 0
+    assert row["days_overdue"] == 0
+    assert row["interest_fen"] == 6 * 1_000_000 * 5 // 10_000
+
+
+def test_late_acceptance_starts_the_term_at_the_period_end() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], acceptance_period_days=10)
+    log.deliver("2025-07-01")
+    log.accept("2025-07-20")  # period ended 07-11
+    [row] = arrears(log, "2025-08-20")["rows"]
+    # 07-11 + 30 = 08-10, a Sunday -> 08-11.
+    assert row["due_date"] == "2025-08-11"
+    assert row["days_overdue"] == 9
+
+
+def test_missing_acceptance_starts_the_term_at_the_period_end() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], acceptance_period_days=10)
+    log.deliver("2025-07-01")
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["due_date"] == "2025-08-11"
+
+
+def test_timely_acceptance_starts_the_term_on_accepted_on() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], acceptance_period_days=10)
+    log.deliver("2025-07-01")
+    log.accept("2025-07-08")
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["due_date"] == "2025-08-07"
+
+
+def test_failed_acceptance_in_time_starts_nothing_until_redelivery() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], acceptance_period_days=10)
+    log.deliver("2025-07-01")
+    log.accept("2025-07-05", result="failed")
+    assert arrears(log, "2025-12-31")["rows"] == []
+    log.deliver("2025-07-15")  # new period ends 07-25
+    log.accept("2025-07-22")
+    [row] = arrears(log, "2025-09-01")["rows"]
+    assert row["due_date"] == "2025-08-21"
+
+
+def test_failed_acceptance_after_the_period_is_late_and_starts_the_term() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], acceptance_period_days=10)
+    log.deliver("2025-07-01")
+    log.accept("2025-07-15", result="failed")
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["due_date"] == "2025-08-11"
+
+
+def test_without_acceptance_period_there_is_no_cap() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)])
+    log.deliver("2025-07-01")
+    assert arrears(log, "2025-12-31")["rows"] == []
+    log.accept("2025-09-01")
+    [row] = arrears(log, "2025-12-31")["rows"]
+    assert row["due_date"] == "2025-10-01"  # no calendar published: only weekends rest
+
+
+def test_sixty_day_cap_for_public_buyer_and_sme_supplier() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], payment_term_days=90)
+    log.accept("2025-07-05")
+    [row] = arrears(log, "2025-09-13")["rows"]
+    assert row["due_date"] == "2025-09-03"  # 07-05 + 60
+    assert row["days_overdue"] == 10
+
+
+def test_no_cap_for_a_large_supplier() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(
+        milestones=[("M1", 1_000_000)], supplier=LARGE, scale="large", payment_term_days=90
+    )
+    log.accept("2025-07-05")
+    assert arrears(log, "2025-10-03")["rows"] == []
+    [row] = arrears(log, "2025-10-04")["rows"]
+    assert row["due_date"] == "2025-10-03"
+
+
+def test_no_cap_for_an_soe_buyer() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], buyer=SOE, payment_term_days=90)
+    log.accept("2025-07-05")
+    [row] = arrears(log, "2025-10-04")["rows"]
+    assert row["due_date"] == "2025-10-03"
+
+
+def test_holiday_moves_the_due_date() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.calendar()
+    log.contract(milestones=[("M1", 1_000_000)])
+    log.accept("2025-09-01")  # + 30 = 10-01, National Day
+    assert arrears(log, "2025-10-09")["rows"] == []
+    [row] = arrears(log, "2025-10-10")["rows"]
+    assert row["due_date"] == "2025-10-09"
+    assert row["days_overdue"] == 1
+
+
+def test_unallocated_payment_settles_the_earliest_due_milestone_first() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 500_000), ("M2", 300_000)], basis="delivery")
+    log.deliver("2025-07-10", "M1")  # due 08-09, a Saturday -> 08-11
+    log.deliver("2025-07-01", "M2")  # due 07-31
+    log.pay("2025-08-15", 400_000, milestone=None)
+    rows = rows_by_milestone(log, "2025-08-20")
+    assert rows["M2"]["paid_fen"] == 300_000
+    assert rows["M2"]["outstanding_fen"] == 0
+    assert rows["M2"]["interest_fen"] == 15 * 300_000 * 5 // 10_000
+    assert rows["M1"]["paid_fen"] == 100_000
+    assert rows["M1"]["outstanding_fen"] == 400_000
+    assert rows["M1"]["interest_fen"] == (4 * 500_000 + 5 * 400_000) * 5 // 10_000
+
+
+def test_unallocated_payment_is_allocated_once_on_due_dates_known_on_paid_on() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 500_000), ("M2", 300_000)], basis="delivery")
+    log.deliver("2025-07-10", "M1")
+    log.pay("2025-08-15", 100_000, milestone=None)
+    # M2's delivery, dated earlier, is recorded after the payment: the allocation stays.
+    log.deliver("2025-07-01", "M2")
+    rows = rows_by_milestone(log, "2025-08-20")
+    assert rows["M1"]["paid_fen"] == 100_000
+    assert rows["M2"]["paid_fen"] == 0
+
+
+def test_unallocated_payment_spills_over_to_milestones_not_yet_due() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 500_000), ("M2", 300_000), ("M3", 200_000)], basis="delivery")
+    log.deliver("2025-07-01", "M2")
+    log.pay("2025-07-20", 700_000, milestone=None)
+    projector = Projector()
+    projector.extend(log.events)
+    state = projector.subjects["contract/C1"]
+    payment = state["facts"][-1]
+    assert payment["allocation"] == [["M2", 300_000], ["M1", 400_000]]
+    assert payment["unallocated_fen"] == 0
+
+
+def test_unallocated_payment_fills_undisputed_parts_before_disputed_ones() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 500_000), ("M2", 300_000)], basis="delivery")
+    log.deliver("2025-07-01", "M1")
+    log.deliver("2025-07-10", "M2")
+    log.dispute("2025-07-15", 200_000, "M1")
+    log.pay("2025-08-20", 700_000, milestone=None)
+    projector = Projector()
+    projector.extend(log.events)
+    payment = projector.subjects["contract/C1"]["facts"][-1]
+    assert payment["allocation"] == [["M1", 400_000], ["M2", 300_000]]
+
+
+def test_unallocated_interest_payment_goes_to_accrued_interest() -> None:
+    log = worked_example()
+    log.pay("2025-08-20", 20_000_000)
+    log.pay("2025-09-01", 160_000, milestone=None, purpose="interest")
+    [row] = arrears(log, "2025-09-02")["rows"]
+    assert row["interest_paid_fen"] == 160_000
+    assert row["interest_fen"] == 160_000
+
+
+def test_settlement_basis_owes_the_latest_confirmed_amount() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], basis="settlement")
+    log.settle("2025-07-01", 800_000)
+    log.settle("2025-07-10", 900_000)
+    [row] = arrears(log, "2025-08-10")["rows"]
+    assert row["amount_fen"] == 900_000
+    assert row["due_date"] == "2025-07-31"  # term runs from the first confirmation
+    assert row["outstanding_fen"] == 900_000
+
+
+def test_settlement_basis_without_confirmation_owes_nothing() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], basis="settlement")
+    log.deliver("2025-07-01")
+    assert arrears(log, "2025-12-31")["rows"] == []
+
+
+def test_delivery_basis_starts_on_delivery() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], basis="delivery")
+    log.deliver("2025-07-01")
+    [row] = arrears(log, "2025-08-01")["rows"]
+    assert row["due_date"] == "2025-07-31"
+
+
+def test_events_dated_after_as_of_do_not_count() -> None:
+    log = worked_example()
+    log.pay("2025-08-20", 20_000_000)
+    [row] = arrears(log, "2025-08-19")["rows"]
+    assert row["paid_fen"] == 0
+    assert row["outstanding_fen"] == 20_000_000
+    assert row["days_overdue"] == 15
+
+
+def test_payment_on_as_of_counts_but_its_day_accrues() -> None:
+    log = worked_example()
+    log.pay("2025-08-20", 20_000_000)
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["outstanding_fen"] == 0
+    assert row["days_overdue"] == 0
+    assert row["interest_fen"] == 160_000
+
+
+def test_contract_signed_after_as_of_is_skipped() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], basis="delivery", signed_on="2025-09-01")
+    log.deliver("2025-07-01")  # odd data, but the contract does not exist yet on 08-15
+    assert arrears(log, "2025-08-15")["rows"] == []
+    assert len(arrears(log, "2025-09-02")["rows"]) == 1
+
+
+def test_large_supplier_agreed_rate() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(
+        milestones=[("M1", 3_650_000)], supplier=LARGE, scale="large", basis="delivery",
+        late_interest_annual_bp=365,
+    )
+    log.deliver("2025-07-01")
+    [row] = arrears(log, "2025-08-10")["rows"]
+    assert row["interest_fen"] == 3_650_000 * 10 * 365 // (10_000 * 365)
+
+
+def test_large_supplier_without_agreed_rate_uses_lpr_at_signing() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.lpr("2025-05-20", 300)
+    log.lpr("2025-06-20", 500)  # after signing on 06-01: not the rate in force
+    log.contract(milestones=[("M1", 3_650_000)], supplier=LARGE, scale="large", basis="delivery")
+    log.deliver("2025-07-01")
+    [row] = arrears(log, "2025-08-10")["rows"]
+    assert row["interest_fen"] == 3_000
+
+
+def test_large_supplier_without_any_rate_accrues_no_interest() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 3_650_000)], supplier=LARGE, scale="large", basis="delivery")
+    log.deliver("2025-07-01")
+    [row] = arrears(log, "2025-08-10")["rows"]
+    assert row["interest_fen"] == 0
+    assert row["days_overdue"] == 10
+    log.pay("2025-08-10", 3_650_000)
+    assert arrears(log, "2025-08-20")["rows"] == []  # neither overdue nor interest
+
+
+def test_sme_agreed_rate_below_lpr_accrues_at_the_lpr() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.lpr("2025-05-20", 300)
+    log.contract(milestones=[("M1", 3_650_000)], basis="delivery", late_interest_annual_bp=200)
+    log.deliver("2025-07-01")
+    [row] = arrears(log, "2025-08-10")["rows"]
+    assert row["interest_fen"] == 3_000
+
+
+def test_sme_agreed_rate_above_lpr_accrues_at_the_agreed_rate() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.lpr("2025-05-20", 300)
+    log.contract(milestones=[("M1", 3_650_000)], basis="delivery", late_interest_annual_bp=400)
+    log.deliver("2025-07-01")
+    [row] = arrears(log, "2025-08-10")["rows"]
+    assert row["interest_fen"] == 4_000
+
+
+def test_rounding_half_up_once_per_row_and_totals_add_rounded_rows() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    # 365 bp a year = 1/10000 a day: 2,500 fen over 2 days = 0.5 fen -> 1 fen.
+    # Rounding each day (0.25) would give 0.
+    log.contract(
+        milestones=[("M1", 2_500), ("M2", 2_500)], supplier=LARGE, scale="large",
+        basis="delivery", late_interest_annual_bp=365,
+    )
+    log.deliver("2025-07-01", "M1")
+    log.deliver("2025-07-01", "M2")
+    report = arrears(log, "2025-08-02")
+    assert [row["interest_fen"] for row in report["rows"]] == [1, 1]
+    assert report["totals"]["interest_fen"] == 2  # the exact sum, 1.0, would round to 1
+
+
+def test_contested_payment_is_shown_and_still_counts() -> None:
+    log = worked_example()
+    log.pay("2025-08-10", 5_000_000, payment_id="PX")
+    log.contest("PX")
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["contested_fen"] == 5_000_000
+    assert row["paid_fen"] == 5_000_000
+    assert row["outstanding_fen"] == 15_000_000
+
+
+def test_interest_payments_are_reported_apart() -> None:
+    log = worked_example()
+    log.pay("2025-08-20", 20_000_000)
+    log.pay("2025-08-25", 100_000, purpose="interest")
+    [row] = arrears(log, "2025-09-01")["rows"]
+    assert row["interest_paid_fen"] == 100_000
+    assert row["paid_fen"] == 20_000_000
+
+
+def test_payer_and_payee_filters() -> None:
+    log = worked_example()
+    assert len(arrears(log, "2025-08-20", payer=GOV)["rows"]) == 1
+    assert arrears(log, "2025-08-20", payer=SOE)["rows"] == []
+    assert arrears(log, "2025-08-20", payee=LARGE)["rows"] == []
+
+
+def test_evidence_is_hex_leaf_hashes_in_log_order() -> None:
+    log = worked_example()
+    [row] = arrears(log, "2025-08-20")["rows"]
+    signed = next(e for e in log.events if e.type == "contract.signed")
+    accepted = log.events[-1]
+    delivered = log.events[-2]
+    assert row["evidence"] == [
+        leaf_hash(signed.index).hex(),
+        leaf_hash(delivered.index).hex(),
+        leaf_hash(accepted.index).hex(),
+    ]
