@@ -11,12 +11,15 @@ transaction together with its leaves, nonces and tree nodes.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from functools import lru_cache
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import msgpack
 from eventsourcing.application import Application
@@ -60,11 +63,12 @@ def stream_id(stream: str) -> uuid.UUID:
 # ---------------------------------------------------------------------------
 def encode_leaf(stream: str, version: int, type_: str, recorded_at: str,
                 envelope: bytes, signature: bytes, prev: bytes | None) -> bytes:
-    return encoding.encode({
-        "v": 1, "stream": stream, "version": version, "type": type_,
-        "recorded_at": recorded_at, "envelope": envelope, "signature": signature,
-        "prev": prev,
-    })
+    # Keys written in canonical (UTF-8 byte) order; every value is a scalar, so this is
+    # exactly ``encoding.encode`` of the same map, without the generic walk.
+    return msgpack.packb({
+        "envelope": envelope, "prev": prev, "recorded_at": recorded_at,
+        "signature": signature, "stream": stream, "type": type_, "v": 1, "version": version,
+    }, use_bin_type=True)
 
 
 def decode_leaf_fast(leaf: bytes) -> dict[str, Any]:
@@ -143,7 +147,8 @@ class LeafMapper(Mapper[uuid.UUID]):
 
 class LedgerApplication(Application[uuid.UUID]):
     name = "ledger"
-    env = {"AGGREGATE_CACHE_MAXSIZE": "20000", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
+    # The ledger keeps its own cache of stream aggregates (see ``Ledger``).
+    env: ClassVar[dict[str, str]] = {}
 
     def construct_mapper(self) -> Mapper[uuid.UUID]:
         return LeafMapper(transcoder=self.construct_transcoder())
@@ -176,11 +181,12 @@ class _Workspace:
     aggregates: dict[str, StreamAggregate] = field(default_factory=dict)
     fresh: set[str] = field(default_factory=set)
     nonces: dict[tuple[str, bytes], tuple[bytes, Receipt]] = field(default_factory=dict)
+    recorded: dict[tuple[str, bytes], tuple[bytes, Receipt]] = field(default_factory=dict)
 
     def stream(self, name: str) -> StreamAggregate | None:
         if name in self.aggregates:
             return self.aggregates[name]
-        agg = self.ledger.load_stream(name)
+        agg = self.ledger.cached_stream(name)
         if agg is not None:
             self.aggregates[name] = agg
         return agg
@@ -210,6 +216,13 @@ class Ledger:
         self._pool = ThreadPoolExecutor(max_workers=max(threads, 1),
                                         thread_name_prefix="verify") if threads > 1 else None
         self._threads = max(threads, 1)
+        # Stream aggregates as last committed by this process. They are trusted only
+        # while the log has not grown behind our back (another process writing the
+        # same database); then the cache is dropped and streams reload from storage.
+        self._streams: OrderedDict[str, StreamAggregate] = OrderedDict()
+        self._streams_max = 50_000
+        self._seen_size = -1
+        self._write_lock = threading.Lock()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -225,6 +238,18 @@ class Ledger:
         except AggregateNotFoundError:
             return None
         return agg  # type: ignore[return-value]
+
+    def cached_stream(self, name: str) -> StreamAggregate | None:
+        agg = self._streams.get(name)
+        if agg is not None:
+            self._streams.move_to_end(name)
+            return agg
+        agg = self.load_stream(name)
+        if agg is not None:
+            self._streams[name] = agg
+            if len(self._streams) > self._streams_max:
+                self._streams.popitem(last=False)
+        return agg
 
     # Recording -------------------------------------------------------------
     def record(self, submission: Submission) -> Outcome:
@@ -243,21 +268,44 @@ class Ledger:
         last_error: Exception | None = None
         for _attempt in range(5):
             try:
-                return self._record_once(submissions, genesis=genesis)
+                with self._write_lock:
+                    return self._record_once(submissions, genesis=genesis)
             except IntegrityError as exc:
                 # Another writer got there first (same stream version or nonce);
                 # decide again against the state now committed.
                 last_error = exc
+                self._streams.clear()
         raise ServiceUnavailable(f"could not record after repeated write conflicts: "
                                  f"{last_error}")
 
     def _record_once(self, submissions: Sequence[Submission], *, genesis: bool) -> list[Outcome]:
+        size = self.size()
+        if size != self._seen_size:
+            self._streams.clear()
+            self._seen_size = size
+        for speculative in (True, False):
+            work = _Workspace(self)
+            try:
+                return self._decide_and_save(submissions, work, genesis=genesis,
+                                             speculative=speculative)
+            except BaseException as exc:
+                # Aggregates changed in memory by a batch that was not saved are dropped.
+                for name, agg in work.aggregates.items():
+                    if agg.pending_events:
+                        self._streams.pop(name, None)
+                if not isinstance(exc, _Redo):
+                    raise
+        raise AssertionError("unreachable: the second pass knows every signature")
+
+    def _decide_and_save(self, submissions: Sequence[Submission], work: _Workspace, *,
+                         genesis: bool, speculative: bool) -> list[Outcome]:
         now = self.clock()
         recorded_at = format_instant(now.replace(microsecond=0))
-        work = _Workspace(self)
         items = [_Item(i, s) for i, s in enumerate(submissions)]
         genesis_keys = self._genesis_keys(items) if genesis else {}
-        self._verify_signatures(items, work, genesis_keys)
+        join = self._start_verification(items, work, genesis_keys, speculative=speculative)
+        work.recorded = self._recorded_nonces(
+            [(i.envelope.signer, i.envelope.nonce) for i in items if i.envelope is not None])
 
         outcomes: list[Outcome | None] = [None] * len(items)
         failures: list[tuple[int, LedgerError]] = []
@@ -271,15 +319,25 @@ class Ledger:
                 failures.append((item.position, error))
                 continue
             outcomes[item.position] = result
+        if not join():
+            # A signature that was still being checked while the batch was decided
+            # failed: decide again with every signature known first, so each error
+            # is reported against exactly the state the documented order gives.
+            raise _Redo
         if failures:
             raise BatchRejected(failures)
         index_of: dict[int, int] = {}
         if events:
             batch = PendingBatch(leaves=pending)
             batch.by_event = {(p.originator_id, p.version): p for p in pending}
-            self.app.save(*events, ledger_batch=batch)
+            self.app.events.put(events, ledger_batch=batch)
             assert batch.first_index is not None
             index_of = {id(p): batch.first_index + i for i, p in enumerate(batch.leaves)}
+            self._seen_size = batch.first_index + len(events)
+            for name, agg in work.aggregates.items():
+                agg.collect_events()  # saved: no longer pending
+                if name not in self._streams:
+                    self._streams[name] = agg
         for pos, outcome in enumerate(outcomes):
             # Placeholders (negative) point into ``pending``: the leaf this item
             # recorded, or the one an identical earlier item of the batch recorded.
@@ -320,12 +378,15 @@ class Ledger:
             return {}
         return {key.name: (key, ("operator",))}
 
-    def _verify_signatures(self, items: list[_Item], work: _Workspace,
-                           genesis_keys: dict[str, tuple[VerifierKey, tuple[str, ...]]]) -> None:
-        """Decode each item and check its signature against keys known before the batch.
+    def _start_verification(self, items: list[_Item], work: _Workspace,
+                            genesis_keys: dict[str, tuple[VerifierKey, tuple[str, ...]]],
+                            *, speculative: bool) -> Callable[[], bool]:
+        """Decode each item and start checking signatures under keys known before the batch.
 
-        Items whose key is registered earlier in the same batch are checked later, in
-        order. Verification runs on all cores (the library releases the GIL).
+        Verification runs on worker threads (the library releases the GIL) while the
+        batch is decided; the returned ``join`` waits and says whether every one held.
+        Without ``speculative`` (or for small batches) it completes before returning.
+        Items whose key is registered earlier in the same batch are checked in order.
         """
         ready: list[_Item] = []
         for item in items:
@@ -339,16 +400,27 @@ class Ledger:
             if key is not None:
                 item.key = key
                 ready.append(item)
-        if self._pool is not None and len(ready) >= 64:
-            chunk = (len(ready) + self._threads - 1) // self._threads
-            parts = [ready[i:i + chunk] for i in range(0, len(ready), chunk)]
-            for part_result, part in zip(self._pool.map(_verify_all, parts), parts, strict=True):
-                for item, ok in zip(part, part_result, strict=True):
-                    item.signature_ok = ok
-        else:
+        if self._pool is None or len(ready) < 64:
             for item in ready:
                 assert item.key is not None
                 item.signature_ok = item.submission.verify_with(item.key)
+            return lambda: True
+        chunk = (len(ready) + self._threads - 1) // self._threads
+        parts = [ready[i:i + chunk] for i in range(0, len(ready), chunk)]
+        futures = [self._pool.submit(_verify_all, part) for part in parts]
+
+        def join() -> bool:
+            all_ok = True
+            for future, part in zip(futures, parts, strict=True):
+                for item, ok in zip(part, future.result(), strict=True):
+                    item.signature_ok = ok
+                    all_ok = all_ok and ok
+            return all_ok
+
+        if not speculative:
+            join()
+            return lambda: True
+        return join
 
     def _known_key(self, key_name: str, work: _Workspace) -> VerifierKey | None:
         party_id = key_party_id(key_name)
@@ -358,7 +430,7 @@ class Ledger:
         entry = (party or {}).get("keys", {}).get(key_name)
         if entry is None:
             return None
-        return VerifierKey.parse(entry["vkey"])
+        return parse_vkey(entry["vkey"])
 
     def _decide(self, item: _Item, work: _Workspace,
                 genesis_keys: dict[str, tuple[VerifierKey, tuple[str, ...]]], now: datetime,
@@ -380,12 +452,14 @@ class Ledger:
             if party is None or entry is None:
                 raise UnknownKey(f"signer {env.signer!r} is not a registered key",
                                  signer=env.signer)
-            key = VerifierKey.parse(entry["vkey"])
+            key = parse_vkey(entry["vkey"])
             roles = tuple(entry["roles"])
             revoked_at = entry.get("revoked_at")
-        # 3. signature
-        ok = item.signature_ok if item.key is not None and item.key == key else None
-        if ok is None:
+        # 3. signature (checked on a worker thread when the key was known in advance;
+        # a failure there makes the whole batch be decided again)
+        if item.key is not None and item.key == key:
+            ok = item.signature_ok is not False
+        else:
             ok = sub.verify_with(key)
         if not ok:
             raise BadSignature(f"signature does not verify under key {env.signer}",
@@ -393,7 +467,7 @@ class Ledger:
         # 4. identical submission already recorded
         nonce_key = (env.signer, env.nonce)
         envelope_sha = sub.envelope_sha256
-        seen = work.nonces.get(nonce_key) or self._recorded_nonce(env.signer, env.nonce)
+        seen = work.nonces.get(nonce_key) or work.recorded.get(nonce_key)
         if seen is not None and seen[0] == envelope_sha:
             return Outcome(seen[1], False)
         # 5. revocation
@@ -458,15 +532,26 @@ class Ledger:
         work.nonces[nonce_key] = (envelope_sha, placeholder)
         return Outcome(placeholder, True)
 
-    def _recorded_nonce(self, signer: str, nonce: bytes) -> tuple[bytes, Receipt] | None:
+    def _recorded_nonces(self, pairs: list[tuple[str, bytes]]
+                         ) -> dict[tuple[str, bytes], tuple[bytes, Receipt]]:
+        """Envelope hashes and receipts already recorded under these (signer, nonce)."""
+        found: dict[tuple[str, bytes], tuple[bytes, Receipt]] = {}
+        if not pairs:
+            return found
         with self.reader.cursor() as c:
-            row = c.execute(
-                "SELECT n.envelope_sha256, l.idx, l.leaf_hash, l.stream, l.version, "
-                "l.recorded_at FROM nonces n JOIN leaves l ON l.idx = n.leaf_idx "
-                "WHERE n.signer = ? AND n.nonce = ?", (signer, nonce)).fetchone()
-        if row is None:
-            return None
-        return bytes(row[0]), Receipt(int(row[1]), bytes(row[2]), row[3], int(row[4]), row[5])
+            for start in range(0, len(pairs), 400):
+                chunk = pairs[start:start + 400]
+                values = ", ".join(["(?, ?)"] * len(chunk))
+                params = [x for pair in chunk for x in pair]
+                rows = c.execute(
+                    "SELECT n.signer, n.nonce, n.envelope_sha256, l.idx, l.leaf_hash, "
+                    "l.stream, l.version, l.recorded_at FROM nonces n "
+                    "JOIN leaves l ON l.idx = n.leaf_idx "
+                    f"WHERE (n.signer, n.nonce) IN (VALUES {values})", params).fetchall()
+                for r in rows:
+                    found[(r[0], bytes(r[1]))] = (bytes(r[2]), Receipt(
+                        int(r[3]), bytes(r[4]), r[5], int(r[6]), r[7]))
+        return found
 
     # Reading -------------------------------------------------------------
     def size(self) -> int:
@@ -503,6 +588,15 @@ class Ledger:
     def events(self, start: int = 0, stop: int | None = None) -> list[LoggedEvent]:
         stop = self.size() if stop is None else stop
         return [logged_event(i, leaf) for i, leaf in self.leaves(start, stop)]
+
+
+class _Redo(Exception):
+    """Internal: decide the batch again with all signatures known first."""
+
+
+@lru_cache(maxsize=4096)
+def parse_vkey(vkey: str) -> VerifierKey:
+    return VerifierKey.parse(vkey)
 
 
 def _verify_all(items: list[_Item]) -> list[bool]:

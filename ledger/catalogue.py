@@ -161,8 +161,12 @@ def _list(item: Validator, *, min_items: int = 0, max_items: int = 1000,
 
 
 def _free_map(value: Any, path: str) -> None:
-    if not isinstance(value, dict) or not value:
-        raise WrongType(f"{path} must be a non-empty map", field=path)
+    """A non-empty map of named changes whose values are text, integers or booleans."""
+    if not isinstance(value, dict) or not value or len(value) > 100:
+        raise WrongType(f"{path} must be a non-empty map of at most 100 entries", field=path)
+    for name, item in value.items():
+        if not isinstance(item, (str, int)) or (isinstance(item, str) and len(item) > MAX_TEXT):
+            raise WrongType(f"{path}.{name} must be text or an integer", field=f"{path}.{name}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Rules (DESIGN 3.1): maps have text keys sorted by their UTF-8 bytes; every value uses
 its smallest encoding (as msgpack-python writes it); ``bin`` for bytes and ``str`` for
 text; integers only (no floats) and no ext types. Decoding rejects duplicate keys,
-trailing bytes and anything whose re-encoding differs from the input.
+trailing bytes and anything whose re-encoding differs from the input. Nesting is bounded
+by the msgpack unpacker's stack when decoding and by ``MAX_DEPTH`` when encoding, and
+every free-form field of the catalogue holds scalars only.
 """
 
 from __future__ import annotations
@@ -54,27 +56,29 @@ def _no_ext(code: int, data: bytes) -> Any:
 
 
 def _pairs(pairs: Sequence[tuple[Any, Any]]) -> dict[Any, Any]:
+    """Map hook: text keys, strictly increasing by UTF-8 bytes (so no duplicates)."""
     result: dict[Any, Any] = {}
+    previous: bytes | None = None
     for key, value in pairs:
         if not isinstance(key, str):
             raise NonCanonical(f"map key {key!r} is not text")
-        if key in result:
-            raise NonCanonical(f"duplicate map key {key!r}")
+        raw = key.encode("utf-8")
+        if previous is not None and raw <= previous:
+            if raw == previous:
+                raise NonCanonical(f"duplicate map key {key!r}")
+            raise NonCanonical(f"not canonical: map key {key!r} is out of order")
+        previous = raw
+        if type(value) is float:
+            raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
         result[key] = value
     return result
 
 
-def _check_values(value: Any, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise NonCanonical(f"nesting deeper than {MAX_DEPTH} levels")
-    if isinstance(value, float):
-        raise NonCanonical("floats are not allowed")
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_values(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_values(item, depth + 1)
+def _list(items: list[Any]) -> list[Any]:
+    for item in items:
+        if type(item) is float:
+            raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
+    return items
 
 
 def decode(data: bytes, *, max_size: int | None = None) -> Any:
@@ -90,6 +94,7 @@ def decode(data: bytes, *, max_size: int | None = None) -> Any:
             raw=False,
             strict_map_key=False,
             object_pairs_hook=_pairs,
+            list_hook=_list,
             ext_hook=_no_ext,
             use_list=True,
         )
@@ -97,9 +102,14 @@ def decode(data: bytes, *, max_size: int | None = None) -> Any:
         raise
     except msgpack.ExtraData as exc:
         raise NonCanonical("trailing bytes after the msgpack value") from exc
+    except msgpack.StackError as exc:
+        raise NonCanonical("nesting too deep") from exc
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
         raise NonCanonical(f"not valid msgpack: {exc}") from exc
-    _check_values(value, 0)
-    if encode(value) != data:
-        raise NonCanonical("not canonical: re-encoding differs (key order or encoding size)")
+    if type(value) is float:
+        raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
+    # Keys were checked in order by the hook, so packing in that order reproduces the
+    # canonical form exactly when every value used its smallest encoding.
+    if msgpack.packb(value, use_bin_type=True) != data:
+        raise NonCanonical("not canonical: re-encoding differs (non-minimal encoding)")
     return value

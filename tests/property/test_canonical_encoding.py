@@ -127,7 +127,9 @@ def test_deep_nesting_is_refused() -> None:
     for _ in range(40):
         deep = [deep]
     with pytest.raises(NonCanonical, match="nesting"):
-        decode(msgpack.packb(deep))
+        encode(deep)
+    with pytest.raises(NonCanonical, match="nesting"):
+        decode(b"\x91" * 100_000 + b"\x01")
 
 
 def test_garbage_is_refused() -> None:
