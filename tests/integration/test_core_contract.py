@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger, decode_leaf_fast
+from ledger.envelope import Submission
 from ledger.errors import BatchRejected, NonceReused, RuleViolation, VersionConflict
 from ledger.store import DatabaseURL, leaf_hash_of
 from tests.factories import BUYER_ID, SUPPLIER_ID, World, contract_body, make_world
@@ -242,3 +243,25 @@ def test_buyer_party_id_in_events(world: World) -> None:
     events = world.ledger.stream_events(STREAM)
     assert events[0].body["buyer"] == BUYER_ID
     assert events[0].signer == world.keys["buyer"].name
+
+
+def test_large_batch_with_a_forged_signature_verified_on_threads(database_url: str) -> None:
+    """Signatures of big batches are checked on worker threads while the batch is
+    decided; a failure found there rejects the batch and leaves no trace in memory."""
+    world = make_world(database_url, verify_threads=2)
+    try:
+        world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+        size = world.ledger.size()
+        subs = [world.sign(world.keys["finance"], "payment.made", STREAM, pay(f"p{i}", 10))
+                for i in range(100)]
+        forged = Submission(subs[70].envelope_bytes, bytes(64))
+        with pytest.raises(BatchRejected) as info:
+            world.ledger.record_batch(subs[:70] + [forged] + subs[71:])
+        assert [(i, e.code) for i, e in info.value.failures] == [(70, "bad_signature")]
+        assert world.ledger.size() == size
+        # The cached contract state was not advanced by the rejected batch.
+        outcomes = world.ledger.record_batch(subs)
+        assert [o.receipt.version for o in outcomes] == list(range(2, 102))
+        assert [o.receipt.leaf_index for o in outcomes] == list(range(size, size + 100))
+    finally:
+        world.ledger.close()
