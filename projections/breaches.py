@@ -48,6 +48,7 @@ class BreachRow(TypedDict):
 
 def _row(
     rule: str,
+    *,
     subject_stream: str,
     party: str,
     responsible: Responsible | None,
@@ -106,7 +107,13 @@ def _contract_row(
     state: ContractState, rule: str, detected_on: date, detail: str, leaves: list[str]
 ) -> BreachRow:
     return _row(
-        rule, state["stream"], state["buyer"], state["responsible"], detected_on, detail, leaves
+        rule,
+        subject_stream=state["stream"],
+        party=state["buyer"],
+        responsible=state["responsible"],
+        detected_on=detected_on,
+        detail=detail,
+        leaves=leaves,
     )
 
 
@@ -139,20 +146,24 @@ def contract_term_breaches(state: ContractState, view: ReferenceView) -> list[Br
         )
     agreed_rate = state["late_interest_annual_bp"]
     lpr = lpr_at_signing(state, view)
-    if is_sme(state) and agreed_rate is not None and lpr is not None:
-        if agreed_rate < lpr["one_year_bp"]:
-            rows.append(
-                _contract_row(
-                    state,
-                    rules.RATE_BELOW_LPR,
-                    signed_on,
-                    f"contract {state['contract_id']}: agreed late-interest rate "
-                    f"{agreed_rate} bp a year is below the one-year LPR of "
-                    f"{lpr['one_year_bp']} bp in force since {lpr['effective_on']}; "
-                    f"interest runs at the LPR",
-                    evidence([], _signed_leaf(state), (lpr["index"], lpr["hash"])),
-                )
+    if (
+        is_sme(state)
+        and agreed_rate is not None
+        and lpr is not None
+        and agreed_rate < lpr["one_year_bp"]
+    ):
+        rows.append(
+            _contract_row(
+                state,
+                rules.RATE_BELOW_LPR,
+                signed_on,
+                f"contract {state['contract_id']}: agreed late-interest rate "
+                f"{agreed_rate} bp a year is below the one-year LPR of "
+                f"{lpr['one_year_bp']} bp in force since {lpr['effective_on']}; "
+                f"interest runs at the LPR",
+                evidence([], _signed_leaf(state), (lpr["index"], lpr["hash"])),
             )
+        )
     return rows
 
 
@@ -176,9 +187,7 @@ def arrears_breaches(state: ContractState, statuses: list[MilestoneStatus]) -> l
     return rows
 
 
-def acceptance_breaches(
-    state: ContractState, statuses: list[MilestoneStatus]
-) -> list[BreachRow]:
+def acceptance_breaches(state: ContractState, statuses: list[MilestoneStatus]) -> list[BreachRow]:
     rows = []
     for status in statuses:
         late = status.late_acceptance
@@ -250,7 +259,13 @@ def _commitment_row(
     state: CommitmentState, rule: str, detected_on: date, detail: str, leaves: list[str]
 ) -> BreachRow:
     return _row(
-        rule, state["stream"], state["issuer"], state["responsible"], detected_on, detail, leaves
+        rule,
+        subject_stream=state["stream"],
+        party=state["issuer"],
+        responsible=state["responsible"],
+        detected_on=detected_on,
+        detail=detail,
+        leaves=leaves,
     )
 
 
@@ -293,33 +308,38 @@ def change_breaches(state: CommitmentState, facts: list[Fact]) -> list[BreachRow
         if change["reason"] in rules.FORBIDDEN_CHANGE_REASONS:
             rows.append(
                 _commitment_row(
-                    state, rules.CHANGE_FORBIDDEN_REASON, effective_on,
-                    f"{what}: not a lawful reason to change a commitment", leaves,
+                    state,
+                    rules.CHANGE_FORBIDDEN_REASON,
+                    effective_on,
+                    f"{what}: not a lawful reason to change a commitment",
+                    leaves,
                 )
             )
         if change["reason"] in rules.COMPENSABLE_CHANGE_REASONS and change["consultation"] is None:
             rows.append(
                 _commitment_row(
-                    state, rules.CHANGE_NO_CONSULTATION, effective_on,
-                    f"{what}: no consultation record", leaves,
+                    state,
+                    rules.CHANGE_NO_CONSULTATION,
+                    effective_on,
+                    f"{what}: no consultation record",
+                    leaves,
                 )
             )
-        missing = [
-            name for name in ("legal_authority", "procedure_ref") if change[name] is None
-        ]
+        missing = [name for name in ("legal_authority", "procedure_ref") if change[name] is None]
         if missing:
             rows.append(
                 _commitment_row(
-                    state, rules.CHANGE_NO_LEGAL_BASIS, effective_on,
-                    f"{what}: missing {' and '.join(missing)}", leaves,
+                    state,
+                    rules.CHANGE_NO_LEGAL_BASIS,
+                    effective_on,
+                    f"{what}: missing {' and '.join(missing)}",
+                    leaves,
                 )
             )
     return rows
 
 
-def obligation_breaches(
-    state: CommitmentState, facts: list[Fact], as_of: date
-) -> list[BreachRow]:
+def obligation_breaches(state: CommitmentState, facts: list[Fact], as_of: date) -> list[BreachRow]:
     rows = []
     for entry in obligation_statuses(facts, state):
         if entry.cancelled_by is not None or entry.complete or as_of <= entry.due_date:
@@ -329,9 +349,7 @@ def obligation_breaches(
         if amount is None:
             what = "not fulfilled"
         else:
-            what = (
-                f"{format_yuan(entry.fulfilled_fen)} of {format_yuan(amount)} yuan fulfilled"
-            )
+            what = f"{format_yuan(entry.fulfilled_fen)} of {format_yuan(amount)} yuan fulfilled"
         source = [] if entry.source is None else [entry.source]
         rows.append(
             _commitment_row(
@@ -371,13 +389,13 @@ def complaint_breaches(
     return [
         _row(
             rules.COMPLAINT_UNANSWERED,
-            state["stream"],
-            state["against"],
-            None,
-            next_day(deadline),
-            f"complaint {state['complaint_id']} ({state['complaint_kind']}) about "
+            subject_stream=state["stream"],
+            party=state["against"],
+            responsible=None,
+            detected_on=next_day(deadline),
+            detail=f"complaint {state['complaint_id']} ({state['complaint_kind']}) about "
             f"{state['subject_stream']} filed {state['on']}, answer due by "
             f"{deadline.isoformat()}: {what}",
-            evidence([late], _signed_leaf(state)),
+            leaves=evidence([late], _signed_leaf(state)),
         )
     ]

@@ -14,7 +14,14 @@ from typing import Any, Final, Literal, TypedDict
 
 from ledger.records import LoggedEvent
 from projections.calendar import BusinessCalendar
-from projections.facts import Fact, Responsible, accountability_fact, new_fact, responsible_of
+from projections.facts import (
+    Fact,
+    Responsible,
+    accountability_fact,
+    new_fact,
+    plain_fact,
+    responsible_of,
+)
 from projections.rules import COMPENSABLE_CHANGE_REASONS, DETERMINATION_WINDOW_DAYS
 from projections.values import business_date_of, parse_date
 
@@ -85,9 +92,7 @@ def new_commitment(event: LoggedEvent) -> CommitmentState:
     }
 
 
-def apply_commitment(
-    state: CommitmentState | None, event: LoggedEvent
-) -> CommitmentState | None:
+def apply_commitment(state: CommitmentState | None, event: LoggedEvent) -> CommitmentState | None:
     """Fold one event of a commitment stream into its state (updated in place and returned)."""
     if event.type == "commitment.made":
         return state if state is not None else new_commitment(event)
@@ -102,39 +107,8 @@ def apply_commitment(
 def _commitment_fact(state: CommitmentState, event: LoggedEvent) -> Fact | None:
     body = event.body
     kind = event.type
-    if kind == "commitment.acknowledged":
-        return new_fact(event, party_id=str(body["party_id"]))
-    if kind == "commitment.obligation_fulfilled":
-        return new_fact(
-            event,
-            str(body["fulfilled_on"]),
-            obligation_id=str(body["obligation_id"]),
-            amount_fen=int(body["amount_fen"]) if "amount_fen" in body else None,
-        )
     if kind == "commitment.changed":
-        reason = str(body["reason"])
-        consultation = body.get("consultation")
-        new_obligations = body.get("new_obligations")
-        duty = None
-        if reason in COMPENSABLE_CHANGE_REASONS:
-            duty = f"{state['commitment_id']}/change-{event.version}"
-        return new_fact(
-            event,
-            str(body["effective_on"]),
-            version=event.version,
-            action=str(body["action"]),
-            reason=reason,
-            legal_authority=_optional_str(body.get("legal_authority")),
-            procedure_ref=_optional_str(body.get("procedure_ref")),
-            consultation=None
-            if consultation is None
-            else {
-                "held_on": str(consultation["held_on"]),
-                "record_sha256": str(consultation["record_sha256"]),
-            },
-            new_obligations=None if new_obligations is None else _obligations(new_obligations),
-            duty=duty,
-        )
+        return _change_fact(state, event)
     if kind == "compensation.determined":
         beneficiary = str(body["beneficiary"])
         return new_fact(
@@ -145,16 +119,50 @@ def _commitment_fact(state: CommitmentState, event: LoggedEvent) -> Fact | None:
             due_date=str(body["due_date"]),
             binds=_pending_duty(state, beneficiary),
         )
-    if kind == "compensation.paid":
+    if kind == "commitment.obligation_fulfilled":
         return new_fact(
             event,
-            str(body["paid_on"]),
-            duty_id=str(body["duty_id"]),
-            amount_fen=int(body["amount_fen"]),
+            str(body["fulfilled_on"]),
+            obligation_id=str(body["obligation_id"]),
+            amount_fen=int(body["amount_fen"]) if "amount_fen" in body else None,
         )
     if kind == "accountability.recorded":
         return accountability_fact(event)
-    return None
+    plain = _PLAIN_FACTS.get(kind)
+    return None if plain is None else plain_fact(event, *plain)
+
+
+_PLAIN_FACTS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "commitment.acknowledged": (None, ("party_id",)),
+    "compensation.paid": ("paid_on", ("duty_id", "amount_fen")),
+}
+
+
+def _change_fact(state: CommitmentState, event: LoggedEvent) -> Fact:
+    body = event.body
+    reason = str(body["reason"])
+    consultation = body.get("consultation")
+    new_obligations = body.get("new_obligations")
+    duty = None
+    if reason in COMPENSABLE_CHANGE_REASONS:
+        duty = f"{state['commitment_id']}/change-{event.version}"
+    return new_fact(
+        event,
+        str(body["effective_on"]),
+        version=event.version,
+        action=str(body["action"]),
+        reason=reason,
+        legal_authority=_optional_str(body.get("legal_authority")),
+        procedure_ref=_optional_str(body.get("procedure_ref")),
+        consultation=None
+        if consultation is None
+        else {
+            "held_on": str(consultation["held_on"]),
+            "record_sha256": str(consultation["record_sha256"]),
+        },
+        new_obligations=None if new_obligations is None else _obligations(new_obligations),
+        duty=duty,
+    )
 
 
 def _optional_str(value: object) -> str | None:
@@ -167,9 +175,7 @@ def _pending_duty(state: CommitmentState, beneficiary: str) -> str | None:
     """The earliest change duty of ``beneficiary`` that no determination has bound yet."""
     if beneficiary != state["beneficiary"]:
         return None
-    bound = {
-        f["binds"] for f in state["facts"] if f["type"] == "compensation.determined"
-    }
+    bound = {f["binds"] for f in state["facts"] if f["type"] == "compensation.determined"}
     for fact in state["facts"]:
         if fact["type"] == "commitment.changed" and fact["duty"] and fact["duty"] not in bound:
             return str(fact["duty"])
@@ -224,23 +230,28 @@ def obligation_statuses(facts: list[Fact], state: CommitmentState) -> list[Oblig
             )
     fulfilments = [f for f in facts if f["type"] == "commitment.obligation_fulfilled"]
     for entry in entries:
-        whole = False
-        for fulfilment in fulfilments:
-            if fulfilment["obligation_id"] != entry.obligation["obligation_id"]:
-                continue
-            if parse_date(fulfilment["on"]) > entry.due_date:
-                continue
-            entry.fulfilments.append(fulfilment)
-            if fulfilment["amount_fen"] is None:
-                whole = True
-            else:
-                entry.fulfilled_fen += fulfilment["amount_fen"]
-        amount = entry.obligation["amount_fen"]
-        if amount is None:
-            entry.complete = bool(entry.fulfilments)
-        else:
-            entry.complete = whole or entry.fulfilled_fen >= amount
+        _fulfil(entry, fulfilments)
     return entries
+
+
+def _fulfil(entry: ObligationStatus, fulfilments: list[Fact]) -> None:
+    """Add up the fulfilments of ``entry`` dated on or before its due date."""
+    whole = False
+    for fulfilment in fulfilments:
+        if fulfilment["obligation_id"] != entry.obligation["obligation_id"]:
+            continue
+        if parse_date(fulfilment["on"]) > entry.due_date:
+            continue
+        entry.fulfilments.append(fulfilment)
+        if fulfilment["amount_fen"] is None:
+            whole = True
+        else:
+            entry.fulfilled_fen += fulfilment["amount_fen"]
+    amount = entry.obligation["amount_fen"]
+    if amount is None:
+        entry.complete = bool(entry.fulfilments)
+    else:
+        entry.complete = whole or entry.fulfilled_fen >= amount
 
 
 # -- compensation duties ---------------------------------------------------
@@ -277,6 +288,39 @@ def duty_statuses(
     ``due_date``, else ``open``. Payments are matched by either name of the duty.
     """
     as_of_iso = as_of.isoformat()
+    payments = [f for f in all_facts if f["type"] == "compensation.paid" and f["on"] <= as_of_iso]
+    result: list[DutyStatus] = []
+    for change, determination in _duties(all_facts):
+        change_counts = change is not None and change["on"] <= as_of_iso
+        determined = determination is not None and determination["on"] <= as_of_iso
+        if not (change_counts or determined):
+            continue
+        names = set()
+        if change is not None:
+            names.add(change["duty"])
+        if determination is not None:
+            names.add(determination["duty_id"])
+        status = DutyStatus(
+            duty_id="",
+            cause=state["stream"],
+            beneficiary=state["beneficiary"],
+            status=AWAITING_DETERMINATION,
+            change=change,
+            payments=[p for p in payments if p["duty_id"] in names],
+        )
+        status.paid_fen = sum(p["amount_fen"] for p in status.payments)
+        if determined and determination is not None:
+            _determined(status, determination, as_of)
+        elif change is not None:
+            status.duty_id = change["duty"]
+            window_end = calendar.period_end(parse_date(change["on"]), DETERMINATION_WINDOW_DAYS)
+            status.status = UNDETERMINED if as_of > window_end else AWAITING_DETERMINATION
+        result.append(status)
+    return result
+
+
+def _duties(all_facts: list[Fact]) -> list[tuple[Fact | None, Fact | None]]:
+    """(opening change, binding determination) pairs, in the order the duties arose."""
     determinations = {
         f["binds"]: f
         for f in all_facts
@@ -288,41 +332,20 @@ def duty_statuses(
             duties.append((fact, determinations.get(fact["duty"])))
         elif fact["type"] == "compensation.determined" and fact["binds"] is None:
             duties.append((None, fact))
-    payments = [f for f in all_facts if f["type"] == "compensation.paid" and f["on"] <= as_of_iso]
-    result: list[DutyStatus] = []
-    for change, determination in duties:
-        change_counts = change is not None and change["on"] <= as_of_iso
-        determined = determination is not None and determination["on"] <= as_of_iso
-        if not (change_counts or determined):
-            continue
-        names = {fact["duty"] if fact is change else fact["duty_id"]
-                 for fact in (change, determination) if fact is not None}
-        status = DutyStatus(
-            duty_id="",
-            cause=state["stream"],
-            beneficiary=state["beneficiary"],
-            status=AWAITING_DETERMINATION,
-            change=change,
-            determination=determination if determined else None,
-            payments=[p for p in payments if p["duty_id"] in names],
-        )
-        status.paid_fen = sum(p["amount_fen"] for p in status.payments)
-        if determined and determination is not None:
-            status.duty_id = determination["duty_id"]
-            status.beneficiary = determination["beneficiary"]
-            status.amount_fen = determination["amount_fen"]
-            status.due_date = parse_date(determination["due_date"])
-            status.outstanding_fen = max(0, determination["amount_fen"] - status.paid_fen)
-            if status.outstanding_fen == 0:
-                status.status = PAID
-            elif as_of > status.due_date:
-                status.status = OVERDUE
-                status.days_overdue = (as_of - status.due_date).days
-            else:
-                status.status = OPEN
-        elif change is not None:
-            status.duty_id = change["duty"]
-            window_end = calendar.period_end(parse_date(change["on"]), DETERMINATION_WINDOW_DAYS)
-            status.status = UNDETERMINED if as_of > window_end else AWAITING_DETERMINATION
-        result.append(status)
-    return result
+    return duties
+
+
+def _determined(status: DutyStatus, determination: Fact, as_of: date) -> None:
+    status.determination = determination
+    status.duty_id = determination["duty_id"]
+    status.beneficiary = determination["beneficiary"]
+    status.amount_fen = determination["amount_fen"]
+    status.due_date = parse_date(determination["due_date"])
+    status.outstanding_fen = max(0, determination["amount_fen"] - status.paid_fen)
+    if status.outstanding_fen == 0:
+        status.status = PAID
+    elif as_of > status.due_date:
+        status.status = OVERDUE
+        status.days_overdue = (as_of - status.due_date).days
+    else:
+        status.status = OPEN

@@ -26,6 +26,7 @@ from projections.facts import (
     Responsible,
     accountability_fact,
     new_fact,
+    plain_fact,
     responsible_of,
     visible,
 )
@@ -123,62 +124,32 @@ def apply_contract(
     return state
 
 
-def _contract_fact(
-    state: ContractState, event: LoggedEvent, reference: Reference
-) -> Fact | None:
-    body = event.body
-    kind = event.type
-    if kind == "contract.countersigned":
-        return new_fact(event, party_id=str(body["party_id"]))
-    if kind == "contract.delivered":
-        return new_fact(event, str(body["delivered_on"]), milestone_id=str(body["milestone_id"]))
-    if kind == "contract.accepted":
-        return new_fact(
-            event,
-            str(body["accepted_on"]),
-            milestone_id=str(body["milestone_id"]),
-            result=str(body["result"]),
-        )
-    if kind == "contract.settlement_confirmed":
-        return new_fact(
-            event,
-            str(body["confirmed_on"]),
-            milestone_id=str(body["milestone_id"]),
-            amount_fen=int(body["amount_fen"]),
-        )
-    if kind == "payment.made":
+# event type -> (field holding the business date or None, fields kept as they are)
+_PLAIN_FACTS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "contract.countersigned": (None, ("party_id",)),
+    "contract.delivered": ("delivered_on", ("milestone_id",)),
+    "contract.accepted": ("accepted_on", ("milestone_id", "result")),
+    "contract.settlement_confirmed": ("confirmed_on", ("milestone_id", "amount_fen")),
+    "milestone.disputed": ("raised_on", ("milestone_id", "disputed_fen")),
+    "dispute.resolved": ("resolved_on", ("milestone_id", "owed_fen")),
+    "payment.contested": (None, ("payment_id",)),
+    "receivable.confirmation_requested": ("requested_on", ("milestone_id", "amount_fen")),
+    "receivable.confirmed": ("confirmed_on", ("milestone_id", "amount_fen")),
+    "contract.amended": (None, ("reason",)),
+    "contract.terminated": ("on", ("reason",)),
+}
+
+
+def _contract_fact(state: ContractState, event: LoggedEvent, reference: Reference) -> Fact | None:
+    if event.type == "payment.made":
         return _payment_fact(state, event, reference)
-    if kind == "milestone.disputed":
-        return new_fact(
-            event,
-            str(body["raised_on"]),
-            milestone_id=str(body["milestone_id"]),
-            disputed_fen=int(body["disputed_fen"]),
-        )
-    if kind == "dispute.resolved":
-        return new_fact(
-            event,
-            str(body["resolved_on"]),
-            milestone_id=str(body["milestone_id"]),
-            owed_fen=int(body["owed_fen"]),
-        )
-    if kind == "payment.contested":
-        return new_fact(event, payment_id=str(body["payment_id"]))
-    if kind in ("receivable.confirmation_requested", "receivable.confirmed"):
-        date_field = "requested_on" if kind.endswith("requested") else "confirmed_on"
-        return new_fact(
-            event,
-            str(body[date_field]),
-            milestone_id=str(body["milestone_id"]),
-            amount_fen=int(body["amount_fen"]),
-        )
-    if kind == "contract.amended":
-        return new_fact(event, reason=str(body.get("reason", "")))
-    if kind == "contract.terminated":
-        return new_fact(event, str(body["on"]), reason=str(body.get("reason", "")))
-    if kind == "accountability.recorded":
+    if event.type == "accountability.recorded":
         return accountability_fact(event)
-    return None
+    plain = _PLAIN_FACTS.get(event.type)
+    if plain is None:
+        return None
+    date_field, names = plain
+    return plain_fact(event, date_field, names)
 
 
 def _payment_fact(state: ContractState, event: LoggedEvent, reference: Reference) -> Fact:
@@ -226,8 +197,10 @@ def allocate_payment(
     remaining = amount
     if purpose == "principal":
         before = _allocated_before(state, "principal")
-        unpaid = {s.milestone_id: s.amount_fen - s.written_off_fen - before.get(s.milestone_id, 0)
-                  for s in order}
+        unpaid = {
+            s.milestone_id: s.amount_fen - s.written_off_fen - before.get(s.milestone_id, 0)
+            for s in order
+        }
         rooms = [
             {s.milestone_id: max(0, unpaid[s.milestone_id] - s.disputed_fen) for s in order},
             {s.milestone_id: max(0, unpaid[s.milestone_id]) for s in order},
@@ -290,7 +263,9 @@ def lpr_at_signing(state: ContractState, view: ReferenceView) -> LprEntry | None
     return view.lpr_on(parse_date(state["on"]))
 
 
-def daily_rate(state: ContractState, view: ReferenceView) -> tuple[Fraction | None, LprEntry | None]:
+def daily_rate(
+    state: ContractState, view: ReferenceView
+) -> tuple[Fraction | None, LprEntry | None]:
     """Late interest per fen per day, and the LPR publication it rests on (if any).
 
     SME supplier: 5/10000 without an agreed rate, else max(agreed, LPR at signing)/365.
@@ -399,17 +374,30 @@ def acceptance_outcome(
     return AcceptanceOutcome(None, [], None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """What every milestone of one contract is computed with, at one ``as_of``."""
+
+    basis: str
+    acceptance_period_days: int | None
+    calendar: BusinessCalendar
+    term_days: int
+    rate: Fraction | None
+    as_of: date
+    contested: dict[str, Fact]
+
+
 def milestone_statuses(
     state: ContractState, view: ReferenceView, as_of: date, at: int | None
 ) -> list[MilestoneStatus]:
     """Every milestone of the contract as of ``as_of``, from facts below leaf ``at``."""
     facts = visible(state["facts"], as_of.isoformat(), at)
     by_milestone: dict[str, list[Fact]] = {m["milestone_id"]: [] for m in state["milestones"]}
-    payments: dict[str, Fact] = {}
+    payment_ids: set[str] = set()
     contests: list[Fact] = []
     for fact in facts:
         if fact["type"] == "payment.made":
-            payments.setdefault(fact["payment_id"], fact)
+            payment_ids.add(fact["payment_id"])
             for milestone_id in {entry[0] for entry in fact["allocation"]}:
                 if milestone_id in by_milestone:
                     by_milestone[milestone_id].append(fact)
@@ -419,61 +407,65 @@ def milestone_statuses(
             by_milestone[fact["milestone_id"]].append(fact)
     contested: dict[str, Fact] = {}
     for contest in contests:
-        if contest["payment_id"] in payments:
+        if contest["payment_id"] in payment_ids:
             contested.setdefault(contest["payment_id"], contest)
-    calendar = view.calendar
-    term = payment_term_days(state, view)
-    rate, _ = daily_rate(state, view)
-    return [
-        _milestone_status(
-            state, milestone, position, by_milestone[milestone["milestone_id"]],
-            payments, contested, calendar, term, rate, as_of,
-        )
-        for position, milestone in enumerate(state["milestones"])
-    ]
+    terms = _Terms(
+        basis=state["payment_basis"],
+        acceptance_period_days=state["acceptance_period_days"],
+        calendar=view.calendar,
+        term_days=payment_term_days(state, view),
+        rate=daily_rate(state, view)[0],
+        as_of=as_of,
+        contested=contested,
+    )
+    statuses = []
+    for position, milestone in enumerate(state["milestones"]):
+        status = MilestoneStatus(milestone["milestone_id"], position, milestone["amount_fen"])
+        facts_of_milestone = by_milestone[status.milestone_id]
+        start_evidence = _start_term(status, facts_of_milestone, terms)
+        deltas, counted = _balance(status, facts_of_milestone, terms)
+        status.evidence = [*start_evidence, *counted]
+        _overdue(status, deltas, terms)
+        statuses.append(status)
+    return statuses
 
 
-def _milestone_status(
-    state: ContractState,
-    milestone: Milestone,
-    position: int,
-    facts: list[Fact],
-    payments: dict[str, Fact],
-    contested: dict[str, Fact],
-    calendar: BusinessCalendar,
-    term: int,
-    rate: Fraction | None,
-    as_of: date,
-) -> MilestoneStatus:
-    milestone_id = milestone["milestone_id"]
-    status = MilestoneStatus(milestone_id, position, milestone["amount_fen"])
-    basis = state["payment_basis"]
+def _start_term(status: MilestoneStatus, facts: list[Fact], terms: _Terms) -> list[Fact]:
+    """Set start, owed amount and due date per the payment basis; returns the evidence."""
     outcome = acceptance_outcome(
-        milestone_id, facts, state["acceptance_period_days"], calendar, as_of
+        status.milestone_id, facts, terms.acceptance_period_days, terms.calendar, terms.as_of
     )
     status.late_acceptance = outcome.late
-    start_evidence: list[Fact] = []
-    if basis == "acceptance":
+    evidence: list[Fact] = []
+    if terms.basis == "acceptance":
         status.start = outcome.start
-        start_evidence = outcome.evidence
-    elif basis == "delivery":
+        evidence = outcome.evidence
+    elif terms.basis == "delivery":
         deliveries = [f for f in facts if f["type"] == "contract.delivered"]
         if deliveries:
             first = min(deliveries, key=lambda f: (f["on"], f["index"]))
             status.start = parse_date(first["on"])
-            start_evidence = [first]
-    elif basis == "settlement":
+            evidence = [first]
+    elif terms.basis == "settlement":
         settlements = [f for f in facts if f["type"] == "contract.settlement_confirmed"]
         if settlements:
             status.amount_fen = settlements[-1]["amount_fen"]
             status.start = parse_date(min(f["on"] for f in settlements))
-            start_evidence = settlements
+            evidence = settlements
     if status.start is not None:
-        status.due = calendar.period_end(status.start, term)
+        status.due = terms.calendar.period_end(status.start, terms.term_days)
+    return evidence
 
-    # Changes to the outstanding balance, each effective from a day (the day after
-    # the event's date): payments and disputes reduce it, resolutions restore the
-    # owed part of what was disputed.
+
+def _balance(
+    status: MilestoneStatus, facts: list[Fact], terms: _Terms
+) -> tuple[list[tuple[date, int]], list[Fact]]:
+    """Payments, disputes and resolutions of one milestone.
+
+    Returns the changes to the outstanding balance, each effective from a day (the day
+    after the event's date): principal payments and disputes reduce it, a resolution
+    restores the owed part of what was disputed. Also returns the facts counted.
+    """
     deltas: list[tuple[date, int]] = []
     open_disputes: list[int] = []
     counted: list[Fact] = []
@@ -481,15 +473,16 @@ def _milestone_status(
         kind = fact["type"]
         effective = next_day(parse_date(fact["on"]))
         if kind == "payment.made":
-            share = sum(fen for mid, fen in fact["allocation"] if mid == milestone_id)
+            share = sum(fen for mid, fen in fact["allocation"] if mid == status.milestone_id)
             if fact["purpose"] == "principal":
                 status.paid_fen += share
                 deltas.append((effective, -share))
             else:
                 status.interest_paid_fen += share
-            if fact["payment_id"] in contested:
+            contest = terms.contested.get(fact["payment_id"])
+            if contest is not None:
                 status.contested_fen += share
-                counted.append(contested[fact["payment_id"]])
+                counted.append(contest)
             counted.append(fact)
         elif kind == "milestone.disputed":
             open_disputes.append(fact["disputed_fen"])
@@ -504,18 +497,20 @@ def _milestone_status(
             counted.append(fact)
     status.disputed_fen = sum(open_disputes)
     status.outstanding_fen = max(0, status.amount_fen + sum(d for _, d in deltas))
-    status.evidence = [*start_evidence, *counted]
+    return deltas, counted
 
-    due = status.due
+
+def _overdue(status: MilestoneStatus, deltas: list[tuple[date, int]], terms: _Terms) -> None:
+    """Days overdue, the first overdue day and the exact interest, from due + 1 to as_of."""
+    due, as_of = status.due, terms.as_of
     if due is None or as_of <= due:
-        return status
+        return
     if status.outstanding_fen > 0:
         status.days_overdue = (as_of - due).days
     fen_days, first_day = _overdue_fen_days(status.amount_fen, deltas, next_day(due), as_of)
     status.first_overdue_day = first_day
-    if rate is not None:
-        status.interest = rate * fen_days
-    return status
+    if terms.rate is not None:
+        status.interest = terms.rate * fen_days
 
 
 def _overdue_fen_days(

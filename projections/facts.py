@@ -49,6 +49,13 @@ def new_fact(event: LoggedEvent, on: str | None = None, **fields: Any) -> Fact:
     return fact
 
 
+def plain_fact(event: LoggedEvent, date_field: str | None, names: tuple[str, ...]) -> Fact:
+    """A fact copying ``names`` from the body as they are (strs and ints), dated by
+    ``date_field`` (or by the recording date when None)."""
+    on = None if date_field is None else str(event.body[date_field])
+    return new_fact(event, on, **{name: event.body[name] for name in names})
+
+
 def accountability_fact(event: LoggedEvent) -> Fact:
     body = event.body
     return new_fact(

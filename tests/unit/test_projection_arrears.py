@@ -354,7 +354,10 @@ def test_large_supplier_agreed_rate() -> None:
     log = LogBuilder()
     log.standard_parties()
     log.contract(
-        milestones=[("M1", 3_650_000)], supplier=LARGE, scale="large", basis="delivery",
+        milestones=[("M1", 3_650_000)],
+        supplier=LARGE,
+        scale="large",
+        basis="delivery",
         late_interest_annual_bp=365,
     )
     log.deliver("2025-07-01")
@@ -411,8 +414,11 @@ def test_rounding_half_up_once_per_row_and_totals_add_rounded_rows() -> None:
     # 365 bp a year = 1/10000 a day: 2,500 fen over 2 days = 0.5 fen -> 1 fen.
     # Rounding each day (0.25) would give 0.
     log.contract(
-        milestones=[("M1", 2_500), ("M2", 2_500)], supplier=LARGE, scale="large",
-        basis="delivery", late_interest_annual_bp=365,
+        milestones=[("M1", 2_500), ("M2", 2_500)],
+        supplier=LARGE,
+        scale="large",
+        basis="delivery",
+        late_interest_annual_bp=365,
     )
     log.deliver("2025-07-01", "M1")
     log.deliver("2025-07-01", "M2")

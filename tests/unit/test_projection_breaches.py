@@ -58,7 +58,13 @@ def test_arrears_fires_from_the_day_after_due() -> None:
     log.accept("2025-07-05")
     [row] = fired(log, "2025-08-05", rules.ARREARS)
     assert set(row) == {
-        "rule", "article", "subject_stream", "party", "responsible", "detected_on", "detail",
+        "rule",
+        "article",
+        "subject_stream",
+        "party",
+        "responsible",
+        "detected_on",
+        "detail",
         "evidence",
     }
     assert row["article"] == "Hami 22, 64; SME 9"
@@ -237,9 +243,7 @@ def commitment_log() -> LogBuilder:
 def test_change_for_forbidden_reason_fires_on_effective_on() -> None:
     for reason in sorted(rules.FORBIDDEN_CHANGE_REASONS):
         log = commitment_log()
-        log.change(
-            "2025-03-01", reason=reason, legal_authority="x", procedure_ref="y"
-        )
+        log.change("2025-03-01", reason=reason, legal_authority="x", procedure_ref="y")
         [row] = fired(log, "2025-03-01", rules.CHANGE_FORBIDDEN_REASON)
         assert row["detected_on"] == "2025-03-01"
         assert row["party"] == GOV
@@ -252,7 +256,10 @@ def test_lawful_change_fires_nothing() -> None:
         log = commitment_log()
         log.lawful_change("2025-03-01")
         log.change(
-            "2025-03-02", reason=reason, legal_authority="x", procedure_ref="y",
+            "2025-03-02",
+            reason=reason,
+            legal_authority="x",
+            procedure_ref="y",
             consultation={"held_on": "2025-03-01", "record_sha256": "cd" * 32},
         )
         assert breaches(log, "2025-03-10") == []
@@ -290,7 +297,9 @@ def test_change_effective_after_as_of_does_not_count_yet() -> None:
 
 def obligation_log(amount: int | None = 1_000_000, due: str = "2025-06-30") -> LogBuilder:
     obligation: dict[str, Any] = {
-        "obligation_id": "O1", "description": "subsidy", "due_date": due,
+        "obligation_id": "O1",
+        "description": "subsidy",
+        "due_date": due,
     }
     if amount is not None:
         obligation["amount_fen"] = amount
@@ -344,24 +353,35 @@ def test_fulfilment_without_amount_fulfils_the_whole_obligation() -> None:
 
 def test_withdrawal_on_or_before_due_cancels_the_obligation() -> None:
     log = obligation_log()
-    log.change("2025-06-30", action="withdraw", reason="law_change", legal_authority="x",
-               procedure_ref="y")
+    log.change(
+        "2025-06-30", action="withdraw", reason="law_change", legal_authority="x", procedure_ref="y"
+    )
     assert fired(log, "2025-12-31", rules.OBLIGATION_MISSED) == []
 
 
 def test_withdrawal_after_due_does_not_cancel() -> None:
     log = obligation_log()
-    log.change("2025-07-01", action="withdraw", reason="law_change", legal_authority="x",
-               procedure_ref="y")
+    log.change(
+        "2025-07-01", action="withdraw", reason="law_change", legal_authority="x", procedure_ref="y"
+    )
     assert len(fired(log, "2025-12-31", rules.OBLIGATION_MISSED)) == 1
 
 
 def test_amendment_replaces_pending_obligations() -> None:
     log = obligation_log()
     log.change(
-        "2025-06-01", reason="law_change", legal_authority="x", procedure_ref="y",
-        new_obligations=[{"obligation_id": "O2", "description": "smaller subsidy",
-                          "amount_fen": 500_000, "due_date": "2025-09-30"}],
+        "2025-06-01",
+        reason="law_change",
+        legal_authority="x",
+        procedure_ref="y",
+        new_obligations=[
+            {
+                "obligation_id": "O2",
+                "description": "smaller subsidy",
+                "amount_fen": 500_000,
+                "due_date": "2025-09-30",
+            }
+        ],
     )
     assert fired(log, "2025-09-30", rules.OBLIGATION_MISSED) == []
     [row] = fired(log, "2025-10-01", rules.OBLIGATION_MISSED)
@@ -424,7 +444,9 @@ def test_filters_by_rule_and_party() -> None:
     log.complaint("2025-07-01", against=SMALL)
     everything = breaches(log, "2025-12-31")
     assert {row["rule"] for row in everything} == {
-        rules.TERM_OVER_60, rules.ARREARS, rules.COMPLAINT_UNANSWERED,
+        rules.TERM_OVER_60,
+        rules.ARREARS,
+        rules.COMPLAINT_UNANSWERED,
     }
     assert {row["rule"] for row in breaches(log, "2025-12-31", party=SMALL)} == {
         rules.COMPLAINT_UNANSWERED

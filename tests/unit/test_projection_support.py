@@ -26,9 +26,13 @@ HOLIDAYS_2025 = [
     "2025-01-01",
     *(f"2025-01-{d}" for d in range(28, 32)),
     *(f"2025-02-0{d}" for d in range(1, 5)),
-    "2025-04-04", "2025-04-05", "2025-04-06",
+    "2025-04-04",
+    "2025-04-05",
+    "2025-04-06",
     *(f"2025-05-0{d}" for d in range(1, 6)),
-    "2025-05-31", "2025-06-01", "2025-06-02",
+    "2025-05-31",
+    "2025-06-01",
+    "2025-06-02",
     *(f"2025-10-0{d}" for d in range(1, 9)),
 ]
 WORKDAYS_2025 = ["2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11"]
@@ -51,7 +55,9 @@ class LogBuilder:
         self.clock = clock
         self.payments = 0
 
-    def add(self, stream: str, type_: str, body: dict[str, Any], signer: str = "x/k") -> LoggedEvent:
+    def add(
+        self, stream: str, type_: str, body: dict[str, Any], signer: str = "x/k"
+    ) -> LoggedEvent:
         version = self.versions.get(stream, 0) + 1
         self.versions[stream] = version
         index = len(self.events)
@@ -157,7 +163,9 @@ class LogBuilder:
             {"milestone_id": milestone, "accepted_on": on, "result": result},
         )
 
-    def settle(self, on: str, amount: int, milestone: str = "M1", contract: str = "C1") -> LoggedEvent:
+    def settle(
+        self, on: str, amount: int, milestone: str = "M1", contract: str = "C1"
+    ) -> LoggedEvent:
         return self.add(
             f"contract/{contract}",
             "contract.settlement_confirmed",
@@ -170,6 +178,7 @@ class LogBuilder:
         amount: int,
         milestone: str | None = "M1",
         contract: str = "C1",
+        *,
         purpose: str = "principal",
         payment_id: str | None = None,
     ) -> LoggedEvent:
@@ -186,14 +195,23 @@ class LogBuilder:
             body["milestone_id"] = milestone
         return self.add(f"contract/{contract}", "payment.made", body)
 
-    def dispute(self, on: str, amount: int, milestone: str = "M1", contract: str = "C1") -> LoggedEvent:
+    def dispute(
+        self, on: str, amount: int, milestone: str = "M1", contract: str = "C1"
+    ) -> LoggedEvent:
         return self.add(
             f"contract/{contract}",
             "milestone.disputed",
-            {"milestone_id": milestone, "disputed_fen": amount, "reason": "quality", "raised_on": on},
+            {
+                "milestone_id": milestone,
+                "disputed_fen": amount,
+                "reason": "quality",
+                "raised_on": on,
+            },
         )
 
-    def resolve(self, on: str, owed: int, milestone: str = "M1", contract: str = "C1") -> LoggedEvent:
+    def resolve(
+        self, on: str, owed: int, milestone: str = "M1", contract: str = "C1"
+    ) -> LoggedEvent:
         return self.add(
             f"contract/{contract}",
             "dispute.resolved",
@@ -216,7 +234,9 @@ class LogBuilder:
             {"milestone_id": milestone, "amount_fen": amount, "requested_on": on},
         )
 
-    def confirm(self, on: str, amount: int, milestone: str = "M1", contract: str = "C1") -> LoggedEvent:
+    def confirm(
+        self, on: str, amount: int, milestone: str = "M1", contract: str = "C1"
+    ) -> LoggedEvent:
         return self.add(
             f"contract/{contract}",
             "receivable.confirmed",

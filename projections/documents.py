@@ -1,0 +1,89 @@
+"""Document index: document hash (hex SHA-256) -> the events that name it.
+
+An event names a document through any body field ending in ``_sha256`` holding a
+64-digit hex string, at any depth: ``document_sha256`` (contracts, commitments),
+``evidence_sha256`` (fulfilments), ``consultation.record_sha256`` (changes),
+``agreed_by_supplier_sha256`` (amendments). The index is a global fold in log order;
+lookups take ``at`` to answer as known at a tree size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, TypedDict
+
+from ledger.records import LoggedEvent
+
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class DocumentReference(TypedDict):
+    sha256: str
+    field: str
+    leaf_index: int
+    leaf_hash: str
+    stream: str
+    version: int
+    type: str
+
+
+def named_documents(body: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``(field path, hex digest)`` for every document hash in an event body."""
+    for key in sorted(body):
+        value = body[key]
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from named_documents(value, f"{path}.")
+        elif isinstance(value, list):
+            for position, item in enumerate(value):
+                if isinstance(item, dict):
+                    yield from named_documents(item, f"{path}.{position}.")
+        elif key.endswith("_sha256") and isinstance(value, str):
+            digest = value.lower()
+            if _HEX_SHA256.fullmatch(digest):
+                yield path, digest
+
+
+class DocumentIndex:
+    """Fold of every event into ``sha256 -> [DocumentReference]`` (log order)."""
+
+    def __init__(self) -> None:
+        self._by_digest: dict[str, list[DocumentReference]] = {}
+
+    def apply(self, event: LoggedEvent) -> None:
+        for path, digest in named_documents(event.body):
+            self._by_digest.setdefault(digest, []).append(
+                {
+                    "sha256": digest,
+                    "field": path,
+                    "leaf_index": event.index,
+                    "leaf_hash": event.leaf_hash.hex(),
+                    "stream": event.stream,
+                    "version": event.version,
+                    "type": event.type,
+                }
+            )
+
+    def lookup(self, sha256: str, at: int | None = None) -> list[DocumentReference]:
+        return [
+            DocumentReference(**ref)
+            for ref in self._by_digest.get(sha256.lower(), [])
+            if at is None or ref["leaf_index"] < at
+        ]
+
+    def digests(self, at: int | None = None) -> list[str]:
+        return sorted(
+            digest
+            for digest, refs in self._by_digest.items()
+            if any(at is None or ref["leaf_index"] < at for ref in refs)
+        )
+
+    def to_dict(self) -> dict[str, list[DocumentReference]]:
+        return {digest: list(refs) for digest, refs in sorted(self._by_digest.items())}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[DocumentReference]]) -> DocumentIndex:
+        index = cls()
+        index._by_digest = {digest: list(refs) for digest, refs in data.items()}
+        return index
