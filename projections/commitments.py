@@ -57,6 +57,7 @@ class CommitmentState(TypedDict):
     responsible: Responsible
     obligations: list[Obligation]
     facts: list[Fact]
+    last_index: int
 
 
 def _obligations(items: list[dict[str, Any]]) -> list[Obligation]:
@@ -89,15 +90,19 @@ def new_commitment(event: LoggedEvent) -> CommitmentState:
         "responsible": responsible_of(body),
         "obligations": _obligations(list(body.get("obligations", []))),
         "facts": [],
+        "last_index": event.index,
     }
 
 
 def apply_commitment(state: CommitmentState | None, event: LoggedEvent) -> CommitmentState | None:
     """Fold one event of a commitment stream into its state (updated in place and returned)."""
+    if state is not None and event.index <= state["last_index"]:
+        return state  # already folded: applying is idempotent
     if event.type == "commitment.made":
         return state if state is not None else new_commitment(event)
     if state is None:
         return None
+    state["last_index"] = event.index
     fact = _commitment_fact(state, event)
     if fact is not None:
         state["facts"].append(fact)

@@ -22,6 +22,7 @@ class ComplaintState(TypedDict):
     subject_stream: str
     complaint_kind: str
     facts: list[Fact]
+    last_index: int
 
 
 def new_complaint(event: LoggedEvent) -> ComplaintState:
@@ -37,15 +38,19 @@ def new_complaint(event: LoggedEvent) -> ComplaintState:
         "subject_stream": str(body["subject_stream"]),
         "complaint_kind": str(body["kind"]),
         "facts": [],
+        "last_index": event.index,
     }
 
 
 def apply_complaint(state: ComplaintState | None, event: LoggedEvent) -> ComplaintState | None:
     """Fold one event of a complaint stream into its state (updated in place and returned)."""
+    if state is not None and event.index <= state["last_index"]:
+        return state  # already folded: applying is idempotent
     if event.type == "complaint.filed":
         return state if state is not None else new_complaint(event)
     if state is None:
         return None
+    state["last_index"] = event.index
     if event.type == "complaint.answered":
         state["facts"].append(
             new_fact(event, str(event.body["answered_on"]), outcome=str(event.body["outcome"]))

@@ -69,6 +69,7 @@ class ContractState(TypedDict):
     responsible: Responsible
     milestones: list[Milestone]
     facts: list[Fact]
+    last_index: int
 
 
 # -- fold ------------------------------------------------------------------
@@ -102,6 +103,7 @@ def new_contract(event: LoggedEvent) -> ContractState:
             for m in body["milestones"]
         ],
         "facts": [],
+        "last_index": event.index,
     }
 
 
@@ -114,10 +116,13 @@ def apply_contract(
     with a smaller leaf index); it is consulted only to allocate a payment that names
     no milestone.
     """
+    if state is not None and event.index <= state["last_index"]:
+        return state  # already folded: applying is idempotent
     if event.type == "contract.signed":
         return state if state is not None else new_contract(event)
     if state is None:
         return None
+    state["last_index"] = event.index
     fact = _contract_fact(state, event, reference)
     if fact is not None:
         state["facts"].append(fact)

@@ -50,8 +50,13 @@ class DocumentIndex:
 
     def __init__(self) -> None:
         self._by_digest: dict[str, list[DocumentReference]] = {}
+        self._last_index = -1
 
     def apply(self, event: LoggedEvent) -> None:
+        """Take in one event (in log order); an already folded index is skipped."""
+        if event.index <= self._last_index:
+            return
+        self._last_index = event.index
         for path, digest in named_documents(event.body):
             self._by_digest.setdefault(digest, []).append(
                 {
@@ -86,4 +91,7 @@ class DocumentIndex:
     def from_dict(cls, data: dict[str, list[DocumentReference]]) -> DocumentIndex:
         index = cls()
         index._by_digest = {digest: list(refs) for digest, refs in data.items()}
+        index._last_index = max(
+            (ref["leaf_index"] for refs in data.values() for ref in refs), default=-1
+        )
         return index

@@ -62,13 +62,14 @@ class Reference:
         return reference
 
     def apply(self, event: LoggedEvent) -> bool:
-        """Take in one event; returns whether it was reference data."""
+        """Take in one event (in log order); returns whether it was reference data.
+
+        An event at or below the last folded index is taken as already folded.
+        """
         if event.type not in REFERENCE_EVENT_TYPES:
             return False
         if event.index <= self._last_index:
-            raise ValueError(
-                f"reference events must come in log order: {event.index} after {self._last_index}"
-            )
+            return True  # already folded: applying is idempotent
         self._last_index = event.index
         body = event.body
         leaf = event.leaf_hash.hex()

@@ -464,3 +464,85 @@ def test_evidence_is_hex_leaf_hashes_in_log_order() -> None:
         leaf_hash(delivered.index).hex(),
         leaf_hash(accepted.index).hex(),
     ]
+
+
+def test_one_resolution_settles_every_open_dispute_of_the_milestone() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)])
+    log.accept("2025-07-05")
+    log.dispute("2025-07-10", 100_000)
+    log.dispute("2025-07-12", 200_000)
+    log.resolve("2025-07-20", 50_000)  # of the 300,000 disputed, 50,000 is owed
+    [row] = arrears(log, "2025-08-05")["rows"]
+    assert row["disputed_fen"] == 0
+    assert row["outstanding_fen"] == 750_000
+
+
+def test_redelivery_while_a_period_runs_does_not_restart_it() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], acceptance_period_days=10)
+    log.deliver("2025-07-01")
+    log.deliver("2025-07-08")
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["due_date"] == "2025-08-11"  # from the first period's end, 07-11
+
+
+def test_passed_acceptance_without_a_recorded_delivery_starts_the_term() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], acceptance_period_days=10)
+    log.accept("2025-07-05")
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["due_date"] == "2025-08-04"
+
+
+def test_delivery_basis_runs_from_the_earliest_delivery() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000_000)], basis="delivery")
+    log.deliver("2025-07-10")
+    log.deliver("2025-07-01")  # recorded later, dated earlier
+    [row] = arrears(log, "2025-08-20")["rows"]
+    assert row["due_date"] == "2025-07-31"
+
+
+def test_amendment_and_termination_do_not_change_arrears_yet() -> None:
+    log = worked_example()
+    before = arrears(log, "2025-09-01")["rows"]
+    log.add("contract/C1", "contract.amended", {"changes": "term", "reason": "budget"})
+    log.add("contract/C1", "contract.terminated", {"on": "2025-08-10", "reason": "budget"})
+    after = arrears(log, "2025-09-01")["rows"]
+    for row in (*before, *after):
+        del row["evidence"]
+    assert after == before
+
+
+def test_contest_counts_from_the_business_date_it_was_recorded() -> None:
+    log = worked_example()
+    log.pay("2025-08-10", 5_000_000, payment_id="PX")
+    log.clock = "2025-08-15"
+    log.contest("PX")
+    assert arrears(log, "2025-08-14")["rows"][0]["contested_fen"] == 0
+    assert arrears(log, "2025-08-15")["rows"][0]["contested_fen"] == 5_000_000
+
+
+def test_recorded_at_is_read_in_china_standard_time() -> None:
+    log = worked_example()
+    log.pay("2025-08-10", 5_000_000, payment_id="PX")
+    event = log.contest("PX")
+    # 2025-08-14T17:00Z is already 2025-08-15 01:00 in Beijing.
+    log.events[-1] = type(event)(
+        index=event.index,
+        leaf_hash=event.leaf_hash,
+        stream=event.stream,
+        version=event.version,
+        type=event.type,
+        recorded_at="2025-08-14T17:00:00Z",
+        signer=event.signer,
+        body=event.body,
+        prev=event.prev,
+    )
+    assert arrears(log, "2025-08-14")["rows"][0]["contested_fen"] == 0
+    assert arrears(log, "2025-08-15")["rows"][0]["contested_fen"] == 5_000_000

@@ -10,6 +10,7 @@ import msgpack
 import pytest
 
 from projections import (
+    DocumentIndex,
     Projector,
     Reference,
     accountability_rows,
@@ -249,3 +250,22 @@ def test_reference_as_known_at_a_tree_size() -> None:
     after = projector.arrears(d("2025-10-05"))["rows"]
     assert [row["due_date"] for row in before] == ["2025-10-01"]
     assert after == []  # the published holidays move the due date to 10-09
+
+
+def test_folding_an_event_twice_changes_nothing() -> None:
+    log = scenario()
+    once, reference_once = fold(log.events)
+    twice, reference_twice = fold([*log.events, *log.events[5:]])
+    assert twice == once
+    assert reference_twice.to_dict() == reference_once.to_dict()
+
+
+def test_document_index_round_trip_and_idempotence() -> None:
+    log = scenario()
+    index = DocumentIndex()
+    for event in log.events:
+        index.apply(event)
+    restored = DocumentIndex.from_dict(msgpack.unpackb(msgpack.packb(index.to_dict())))
+    for event in log.events:
+        restored.apply(event)
+    assert restored.to_dict() == index.to_dict()
