@@ -259,6 +259,36 @@ class Ledger:
         except BatchRejected as rejected:
             raise rejected.failures[0][1] from None
 
+    def record_each(self, submissions: Sequence[Submission]) -> list[Outcome | LedgerError]:
+        """Independent submissions sharing one transaction (group commit).
+
+        Each item is decided against the state including the accepted items before
+        it; a refused item gets its error and does not affect the others.
+        """
+        results: list[Outcome | LedgerError] = []
+        remaining = list(submissions)
+        positions = list(range(len(submissions)))
+        final: dict[int, Outcome | LedgerError] = {}
+        while remaining:
+            try:
+                outcomes = self.record_batch(remaining)
+            except BatchRejected as rejected:
+                failed = {i for i, _ in rejected.failures}
+                for i, error in rejected.failures:
+                    final[positions[i]] = error
+                remaining = [s for i, s in enumerate(remaining) if i not in failed]
+                positions = [p for i, p in enumerate(positions) if i not in failed]
+                continue
+            except LedgerError as error:
+                for p in positions:
+                    final[p] = error
+                break
+            for p, outcome in zip(positions, outcomes, strict=True):
+                final[p] = outcome
+            break
+        results = [final[i] for i in range(len(submissions))]
+        return results
+
     def record_batch(self, submissions: Sequence[Submission],
                      *, genesis: bool = False) -> list[Outcome]:
         """All-or-nothing: every item recorded in one transaction, or none."""

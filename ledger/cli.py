@@ -118,6 +118,32 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("serve")
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from aiohttp import web
+
+    from server.app import create_app
+
+    settings = settings_from(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not settings.log_key_path.exists():
+        print(f"error: no log key at {settings.log_key_path}; run `ledger init` first",
+              file=sys.stderr)
+        return EXIT_USAGE
+    log_key = SignerKey.read(settings.log_key_path)
+    print(f"commitment-ledger serving on http://{settings.host}:{settings.port}", flush=True)
+    print(f"  database  {settings.resolved_database_url}")
+    print(f"  keys      {settings.keys_dir.resolve()}")
+    print(f"  log key   {log_key.verifier.vkey}")
+    print(f"  try       curl http://{settings.host}:{settings.port}/v1/log/checkpoint",
+          flush=True)
+    web.run_app(create_app(settings, log_key=log_key), host=settings.host, port=settings.port,
+                print=None, access_log=None)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -132,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keygen", help="generate an Ed25519 key in signed-note format")
     p.add_argument("name", help="key name, by convention <party-id>/<label>")
     p.add_argument("--out", help="private key file (default <name>.key)")
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    p.add_argument("--data-dir", help="data directory (LEDGER_DATA_DIR, default ./var)")
+    p.add_argument("--database", help="database URL (LEDGER_DATABASE_URL)")
+    p.add_argument("--host", help="listen address (LEDGER_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port (LEDGER_PORT, default 8080)")
 
     for extra in EXTRA_PARSERS:
         extra(sub)

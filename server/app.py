@@ -1,0 +1,427 @@
+"""The aiohttp application: factory, typed state, route table, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgpack
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ledger.application import Ledger
+from ledger.config import Settings
+from ledger.envelope import Submission, parse_json, parse_msgpack_wire
+from ledger.errors import (
+    BatchRejected,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    ServiceUnavailable,
+    TooLarge,
+    WrongType,
+)
+from ledger.keys import SignerKey
+from ledger.log import Log
+
+from .committer import GroupCommitter
+from .metrics import Metrics
+
+log = logging.getLogger("ledger.server")
+
+MSGPACK = "application/msgpack"
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    ledger: Ledger
+    log: Log
+    committer: GroupCommitter
+    metrics: Metrics
+    started: float
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+# ---------------------------------------------------------------------------
+# Errors as RFC 9457 problem+json, and request metrics
+# ---------------------------------------------------------------------------
+def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return web.json_response(body, status=status, content_type=PROBLEM)
+
+
+def ledger_problem(error: LedgerError) -> web.Response:
+    body = error.to_problem()
+    return web.json_response(body, status=error.status, content_type=PROBLEM)
+
+
+@web.middleware
+async def error_middleware(request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except LedgerError as error:
+        if error.status >= 500:
+            log.warning("service error on %s: %s", request.path, error)
+        return ledger_problem(error)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return ledger_problem(TooLarge(f"request body exceeds {exc.text or 'the limit'}"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason, exc.text or exc.reason)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal Server Error", "an unexpected error occurred; "
+                       "nothing was recorded by this request unless a receipt was sent")
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                             ) -> web.StreamResponse:
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        route = "unmatched"
+        info = request.match_info
+        if info.route.resource is not None:
+            route = info.route.resource.canonical
+        metrics = request.app[SERVICES].metrics
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------
+# Request helpers
+# ---------------------------------------------------------------------------
+def int_param(request: web.Request, name: str, *, minimum: int = 0) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput(f"query parameter {name} must be a non-negative integer",
+                           field=name)
+    value = int(raw)
+    if value < minimum:
+        raise InvalidInput(f"query parameter {name} must be at least {minimum}", field=name)
+    return value
+
+
+def check_at(request: web.Request, name: str = "at") -> int | None:
+    at = int_param(request, name)
+    if at is not None:
+        size = services(request).ledger.size()
+        if at > size:
+            raise InvalidInput(f"{name}={at} is beyond the log (size {size})", field=name)
+    return at
+
+
+def hex32(value: str | None, name: str) -> bytes:
+    if value is None or len(value) != 64:
+        raise InvalidInput(f"{name} must be 64 hex digits", field=name)
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be 64 hex digits", field=name) from None
+
+
+def _is_msgpack(request: web.Request) -> bool:
+    return request.content_type in (MSGPACK, "application/x-msgpack")
+
+
+async def read_document(request: web.Request) -> Any:
+    if request.content_type not in (MSGPACK, "application/x-msgpack", "application/json"):
+        raise web.HTTPUnsupportedMediaType(
+            text="send application/json or application/msgpack")
+    data = await request.read()
+    if _is_msgpack(request):
+        return parse_msgpack_wire(data)
+    return parse_json(data)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------
+# Recording
+# ---------------------------------------------------------------------------
+async def post_event(request: web.Request) -> web.Response:
+    svc = services(request)
+    wait = request.query.get("wait")
+    if wait not in (None, "checkpoint"):
+        raise InvalidInput("wait must be 'checkpoint'", field="wait")
+    submission = Submission.from_wire(await read_document(request))
+    try:
+        outcome = await svc.committer.submit(submission)
+    except LedgerError as error:
+        svc.metrics.submissions_refused.labels(error.code).inc()
+        raise
+    body: dict[str, Any] = outcome.receipt.to_json()
+    if wait == "checkpoint":
+        body.update(await checkpoint_with_inclusion(svc, outcome.receipt.leaf_index))
+    return json_response(body, status=201 if outcome.created else 200)
+
+
+async def checkpoint_with_inclusion(svc: Services, leaf_index: int,
+                                    timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        if svc.log.checkpointer is not None:
+            await asyncio.to_thread(svc.log.sign_checkpoint)
+        covering = await asyncio.to_thread(svc.log.checkpoint_covering, leaf_index + 1)
+        if covering is not None:
+            latest = await asyncio.to_thread(svc.log.latest_checkpoint)
+            assert latest is not None
+            proof = await asyncio.to_thread(svc.log.inclusion, leaf_index, latest.size)
+            return {"checkpoint": latest.note, "inclusion": proof.to_json()}
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable("no checkpoint covered the event in time; the receipt "
+                                     "stands, ask for the proof later")
+        await asyncio.sleep(0.05)
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    svc = services(request)
+    document = await read_document(request)
+    if not isinstance(document, list):
+        raise WrongType("a batch is an array of submissions")
+    if not document:
+        raise InvalidInput("a batch holds at least one submission")
+    if len(document) > svc.settings.max_batch:
+        raise TooLarge(f"a batch holds at most {svc.settings.max_batch} submissions")
+    submissions: list[Submission] = []
+    failures: list[tuple[int, LedgerError]] = []
+    for i, item in enumerate(document):
+        try:
+            submissions.append(Submission.from_wire(item))
+        except LedgerError as error:
+            failures.append((i, error))
+    if failures:
+        raise BatchRejected(failures)
+    outcomes = await asyncio.to_thread(svc.ledger.record_batch, submissions)
+    created = sum(1 for o in outcomes if o.created)
+    svc.metrics.events_recorded.inc(created)
+    return json_response([o.receipt.to_json() for o in outcomes],
+                         status=201 if created else 200)
+
+
+# ---------------------------------------------------------------------------
+# The log
+# ---------------------------------------------------------------------------
+async def get_checkpoint(request: web.Request) -> web.Response:
+    svc = services(request)
+    latest = await asyncio.to_thread(svc.log.latest_checkpoint)
+    if latest is None:
+        if svc.log.checkpointer is None:
+            raise ServiceUnavailable("no checkpoint has been signed yet")
+        await asyncio.to_thread(svc.log.sign_checkpoint)
+        latest = await asyncio.to_thread(svc.log.latest_checkpoint)
+    assert latest is not None
+    return web.Response(text=latest.note, content_type="text/plain", charset="utf-8")
+
+
+async def get_log_key(request: web.Request) -> web.Response:
+    vkey = services(request).log.vkey
+    if vkey is None:
+        raise NotFound("no log key configured")
+    return web.Response(text=vkey.vkey + "\n", content_type="text/plain", charset="utf-8")
+
+
+async def get_entry(request: web.Request) -> web.Response:
+    raw = request.match_info["index"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("index must be a non-negative integer", field="index")
+    leaf = await asyncio.to_thread(services(request).log.entry, int(raw))
+    return web.Response(body=leaf, content_type=MSGPACK)
+
+
+async def get_inclusion(request: web.Request) -> web.Response:
+    svc = services(request)
+    tree_size = int_param(request, "tree_size")
+    index = int_param(request, "index")
+    leaf_hash = request.query.get("leaf_hash")
+    if (index is None) == (leaf_hash is None):
+        raise InvalidInput("give exactly one of leaf_hash or index", field="leaf_hash")
+    if leaf_hash is not None:
+        proof = await asyncio.to_thread(svc.log.inclusion_by_hash,
+                                        hex32(leaf_hash, "leaf_hash"), tree_size)
+    else:
+        assert index is not None
+        proof = await asyncio.to_thread(svc.log.inclusion, index, tree_size)
+    return json_response(proof.to_json())
+
+
+async def get_consistency(request: web.Request) -> web.Response:
+    svc = services(request)
+    first = int_param(request, "from")
+    if first is None:
+        raise InvalidInput("from is required", field="from")
+    proof = await asyncio.to_thread(svc.log.consistency, first, int_param(request, "to"))
+    return json_response(proof.to_json())
+
+
+async def get_tile(request: web.Request) -> web.Response:
+    path = "tile/" + request.match_info["path"]
+    data = await asyncio.to_thread(services(request).log.tile, path)
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
+# ---------------------------------------------------------------------------
+# Streams
+# ---------------------------------------------------------------------------
+def event_json(e: Any) -> dict[str, Any]:
+    return {
+        "version": e.version, "type": e.type, "leaf_index": e.index,
+        "leaf_hash": e.leaf_hash.hex(), "prev": e.prev.hex() if e.prev else None,
+        "recorded_at": e.recorded_at, "signer": e.signer, "body": e.body,
+    }
+
+
+async def get_stream(request: web.Request) -> web.Response:
+    svc = services(request)
+    stream = f"{request.match_info['kind']}/{request.match_info['id']}"
+    from ledger.catalogue import check_stream_name
+
+    check_stream_name(stream)
+    at = check_at(request)
+    events = await asyncio.to_thread(svc.ledger.stream_events, stream, at)
+    if not events:
+        from ledger.errors import StreamNotFound
+
+        raise StreamNotFound(f"{stream} has no events" + (f" at tree size {at}" if at else ""))
+    return json_response({"stream": stream, "events": [event_json(e) for e in events]})
+
+
+# ---------------------------------------------------------------------------
+# Operations
+# ---------------------------------------------------------------------------
+async def healthz(request: web.Request) -> web.Response:
+    svc = services(request)
+    size = await asyncio.to_thread(svc.ledger.size)
+    return json_response({"status": "ok", "tree_size": size,
+                          "uptime_seconds": round(time.monotonic() - svc.started, 3)})
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    svc = services(request)
+    await asyncio.to_thread(refresh_gauges, svc)
+    return web.Response(body=generate_latest(svc.metrics.registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def refresh_gauges(svc: Services) -> None:
+    svc.metrics.tree_size.set(svc.ledger.size())
+    latest = svc.log.latest_checkpoint() if svc.log.checkpointer else None
+    if latest is not None:
+        svc.metrics.checkpoint_size.set(latest.size)
+        signed = datetime.fromisoformat(latest.signed_at.replace("Z", "+00:00"))
+        svc.metrics.checkpoint_age.set((datetime.now(UTC) - signed).total_seconds())
+
+
+async def openapi(request: web.Request) -> web.Response:
+    from .openapi import openapi_document
+
+    return json_response(openapi_document())
+
+
+# ---------------------------------------------------------------------------
+# Factory
+# ---------------------------------------------------------------------------
+ROUTES = [
+    web.post("/v1/events", post_event),
+    web.post("/v1/events/batch", post_batch),
+    web.get("/v1/log/checkpoint", get_checkpoint),
+    web.get("/v1/log/key", get_log_key),
+    web.get("/v1/log/entries/{index}", get_entry),
+    web.get("/v1/log/proof/inclusion", get_inclusion),
+    web.get("/v1/log/proof/consistency", get_consistency),
+    web.get("/v1/log/tile/{path:.+}", get_tile),
+    web.get("/v1/streams/{kind}/{id}", get_stream),
+    web.get("/v1/openapi.json", openapi),
+    web.get("/healthz", healthz),
+    web.get("/metrics", metrics_handler),
+]
+
+EXTRA_ROUTES: list[Callable[[web.Application], None]] = []
+
+
+def create_app(settings: Settings, *, ledger: Ledger | None = None,
+               log_key: SignerKey | None = None) -> web.Application:
+    """The application. Resources open in ``cleanup_ctx`` and close with it."""
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[metrics_middleware, error_middleware])
+    app.add_routes(ROUTES)
+    for extra in EXTRA_ROUTES:
+        extra(app)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        own = ledger is None
+        the_ledger = ledger or await asyncio.to_thread(
+            Ledger, settings.resolved_database_url)
+        key = log_key
+        if key is None and settings.log_key_path.exists():
+            key = SignerKey.read(settings.log_key_path)
+        the_log = await asyncio.to_thread(Log, the_ledger, key)
+        metrics = Metrics()
+        committer = GroupCommitter(the_ledger, metrics)
+        committer.start()
+        svc = Services(settings, the_ledger, the_log, committer, metrics, time.monotonic())
+        app[SERVICES] = svc
+        signer = asyncio.create_task(_checkpoint_loop(svc), name="checkpointer")
+        try:
+            yield
+        finally:
+            signer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await signer
+            await committer.stop()
+            if own:
+                await asyncio.to_thread(the_ledger.close)
+
+    app.cleanup_ctx.append(resources)
+    return app
+
+
+async def _checkpoint_loop(svc: Services) -> None:
+    if svc.log.checkpointer is None or svc.settings.checkpoint_interval <= 0:
+        return
+    while True:
+        try:
+            await asyncio.to_thread(svc.log.sign_checkpoint)
+        except LedgerError as error:
+            log.error("checkpoint refused: %s", error)
+        except Exception:
+            log.exception("checkpoint signing failed")
+        await asyncio.sleep(svc.settings.checkpoint_interval)
+
+
+def msgpack_body(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
