@@ -10,7 +10,10 @@ from projections.accountability import accountability_rows
 from projections.arrears import arrears_rows, arrears_totals
 from projections.breaches import breach_rows
 from projections.calendar import BusinessCalendar, period_end
+from projections.commitments import apply_commitment
 from projections.compensation import compensation_rows
+from projections.complaints import apply_complaint
+from projections.contracts import apply_contract
 from projections.documents import DocumentIndex
 from projections.engine import Projector, compute_all
 from projections.reference import Reference, ReferenceView
@@ -26,6 +29,9 @@ __all__ = [
     "ReferenceView",
     "SubjectState",
     "accountability_rows",
+    "apply_commitment",
+    "apply_complaint",
+    "apply_contract",
     "apply_event",
     "arrears_rows",
     "arrears_totals",
