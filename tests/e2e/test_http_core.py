@@ -1,0 +1,201 @@
+"""The HTTP API over a real socket: recording, receipts, proofs, tiles, streams, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+from typing import Any
+
+import msgpack
+
+from ledger import merkle
+from ledger.verify import verify_consistency_between, verify_inclusion_document
+from tests.e2e.conftest import Served
+from tests.factories import SUPPLIER_ID, contract_body
+
+STREAM = "contract/HM-2026-001"
+
+
+def pay(pid: str, amount: int = 100) -> dict[str, Any]:
+    return {"payment_id": pid, "milestone_id": "m1", "amount_fen": amount,
+            "paid_on": "2026-08-01", "method": "transfer", "voucher_ref": f"V-{pid}",
+            "purpose": "principal"}
+
+
+async def post(s: Served, sub: Any, *, as_msgpack: bool = False, query: str = "") -> Any:
+    if as_msgpack:
+        return await s.client.post("/v1/events" + query, data=msgpack.packb(
+            sub.to_msgpack_map()), headers={"Content-Type": "application/msgpack"})
+    return await s.client.post("/v1/events" + query, json=sub.to_json_map())
+
+
+async def test_record_json_and_msgpack_and_idempotency(served: Served) -> None:
+    w = served.world
+    signed = w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body())
+    r = await post(served, signed)
+    assert r.status == 201, await r.text()
+    receipt = await r.json()
+    assert set(receipt) == {"leaf_index", "leaf_hash", "stream", "version", "recorded_at"}
+    again = await post(served, signed, as_msgpack=True)
+    assert again.status == 200
+    assert await again.json() == receipt
+    counter = w.sign(w.keys["supplier"], "contract.countersigned", STREAM,
+                     {"party_id": SUPPLIER_ID})
+    r2 = await post(served, counter, as_msgpack=True)
+    assert r2.status == 201
+    assert (await r2.json())["leaf_index"] == receipt["leaf_index"] + 1
+
+
+async def test_wait_for_checkpoint_returns_a_verifiable_inclusion_proof(served: Served) -> None:
+    w = served.world
+    r = await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()),
+                   query="?wait=checkpoint")
+    assert r.status == 201
+    body = await r.json()
+    checkpoint = verify_inclusion_document(body["inclusion"], body["checkpoint"],
+                                           served.log_key.verifier.vkey)
+    assert checkpoint.size > body["leaf_index"]
+    assert body["inclusion"]["leaf_hash"] == body["leaf_hash"]
+    key = await (await served.client.get("/v1/log/key")).text()
+    assert key.strip() == served.log_key.verifier.vkey
+
+
+async def test_proofs_entries_and_tiles_agree(served: Served) -> None:
+    w = served.world
+    first = await (await served.client.get("/v1/log/checkpoint")).text()
+    await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()))
+    for i in range(5):
+        await post(served, w.sign(w.keys["finance"], "payment.made", STREAM, pay(f"p{i}")))
+    r = await post(served, w.sign(w.keys["finance"], "payment.made", STREAM, pay("p9")),
+                   query="?wait=checkpoint")
+    second = (await r.json())["checkpoint"]
+    size1 = int(first.split("\n")[1])
+    size2 = int(second.split("\n")[1])
+    proof = await (await served.client.get(
+        f"/v1/log/proof/consistency?from={size1}&to={size2}")).json()
+    verify_consistency_between(first, second, [bytes.fromhex(h) for h in proof["hashes"]],
+                               served.log_key.verifier.vkey)
+    # Every entry hashes to the leaf hash the inclusion proof names, and verifies.
+    for index in range(size2):
+        leaf = await (await served.client.get(f"/v1/log/entries/{index}")).read()
+        leaf_hash = hashlib.sha256(b"\x00" + leaf).hexdigest()
+        doc = await (await served.client.get(
+            f"/v1/log/proof/inclusion?leaf_hash={leaf_hash}&tree_size={size2}")).json()
+        assert doc["leaf_index"] == index
+        verify_inclusion_document(doc, second, served.log_key.verifier.vkey)
+    # The level-0 tile holds the leaf hashes; the entry bundle holds the leaves.
+    tile = await (await served.client.get(f"/v1/log/tile/0/000.p/{size2}")).read()
+    assert len(tile) == 32 * size2
+    hashes = [tile[i:i + 32] for i in range(0, len(tile), 32)]
+    assert merkle.root_from_leaf_hashes(hashes) == base64.b64decode(second.split("\n")[2])
+    bundle = await (await served.client.get(f"/v1/log/tile/entries/000.p/{size2}")).read()
+    pos, count = 0, 0
+    while pos < len(bundle):
+        n = int.from_bytes(bundle[pos:pos + 2], "big")
+        assert hashlib.sha256(b"\x00" + bundle[pos + 2:pos + 2 + n]).digest() == hashes[count]
+        pos, count = pos + 2 + n, count + 1
+    assert count == size2
+
+
+async def test_stream_as_known_at_a_tree_size(served: Served) -> None:
+    w = served.world
+    r1 = await (await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM,
+                                          contract_body()))).json()
+    await post(served, w.sign(w.keys["finance"], "payment.made", STREAM, pay("p1")))
+    full = await (await served.client.get(f"/v1/streams/{STREAM}")).json()
+    assert [e["type"] for e in full["events"]] == ["contract.signed", "payment.made"]
+    assert full["events"][1]["prev"] == full["events"][0]["leaf_hash"]
+    assert full["events"][0]["signer"] == w.keys["buyer"].name
+    then = await (await served.client.get(
+        f"/v1/streams/{STREAM}?at={r1['leaf_index'] + 1}")).json()
+    assert [e["type"] for e in then["events"]] == ["contract.signed"]
+    before = await served.client.get(f"/v1/streams/{STREAM}?at={r1['leaf_index']}")
+    assert before.status == 404
+
+
+async def test_error_statuses_are_problem_json(served: Served) -> None:
+    c = served.client
+    size = int((await (await c.get("/v1/log/checkpoint")).text()).split("\n")[1])
+    cases = [
+        ("/v1/log/proof/consistency?from=0", 400),
+        (f"/v1/log/proof/consistency?from=2&to={size + 5}", 400),
+        ("/v1/log/proof/consistency?from=5&to=3", 400),
+        (f"/v1/log/proof/inclusion?index=0&tree_size={size + 1}", 400),
+        ("/v1/log/proof/inclusion?leaf_hash=" + "00" * 32, 404),
+        ("/v1/log/proof/inclusion?leaf_hash=xyz", 400),
+        ("/v1/log/proof/inclusion", 400),
+        (f"/v1/streams/{STREAM}?at={size + 1}", 400),
+        ("/v1/streams/contract/nope", 404),
+        ("/v1/streams/bogus/x", 400),
+        ("/v1/log/entries/999999", 404),
+        ("/v1/log/entries/-1", 400),
+        ("/v1/log/tile/0/x", 400),
+        ("/v1/nowhere", 404),
+    ]
+    for path, status in cases:
+        r = await c.get(path)
+        assert r.status == status, (path, r.status, await r.text())
+        assert r.content_type == "application/problem+json", path
+        body = await r.json()
+        assert body["status"] == status and body["title"]
+
+
+async def test_bad_submissions(served: Served) -> None:
+    c = served.client
+    w = served.world
+    r = await c.post("/v1/events", data=b"\xc1", headers={"Content-Type": "application/msgpack"})
+    assert r.status == 400 and r.content_type == "application/problem+json"
+    r = await c.post("/v1/events", data=io.BytesIO(b"x" * (2 << 20)),
+                     headers={"Content-Type": "application/json"})
+    assert r.status == 413
+    r = await c.post("/v1/events", data=b"{}", headers={"Content-Type": "text/plain"})
+    assert r.status == 415
+    forged = w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body())
+    body = forged.to_json_map()
+    body["signature"] = base64.b64encode(bytes(64)).decode()
+    r = await c.post("/v1/events", json=body)
+    assert r.status == 401
+    assert (await r.json())["code"] == "bad_signature"
+
+
+async def test_batch_receipts_and_itemised_errors(served: Served) -> None:
+    w = served.world
+    c = served.client
+    signed = w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body())
+    pays = [w.sign(w.keys["finance"], "payment.made", STREAM, pay(f"p{i}")) for i in range(3)]
+    over = w.sign(w.keys["finance"], "payment.made", STREAM, pay("big", 10**11))
+    r = await c.post("/v1/events/batch", json=[s.to_json_map() for s in [signed, *pays, over]])
+    assert r.status == 422
+    problem = await r.json()
+    assert [e["index"] for e in problem["errors"]] == [4]
+    assert problem["errors"][0]["rule"] == "OVERPAYMENT"
+    r = await c.post("/v1/events/batch", data=msgpack.packb(
+        [s.to_msgpack_map() for s in [signed, *pays]]),
+        headers={"Content-Type": "application/msgpack"})
+    assert r.status == 201
+    receipts = await r.json()
+    assert [x["version"] for x in receipts] == [1, 2, 3, 4]
+    assert [x["leaf_index"] for x in receipts] == list(range(receipts[0]["leaf_index"],
+                                                             receipts[0]["leaf_index"] + 4))
+
+
+async def test_concurrent_posts_share_transactions(served: Served) -> None:
+    w = served.world
+    await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()))
+    subs = [w.sign(w.keys["finance"], "payment.made", STREAM, pay(f"c{i}")) for i in range(60)]
+    responses = await asyncio.gather(*(post(served, s) for s in subs))
+    receipts = [await r.json() for r in responses]
+    assert all(r.status == 201 for r in responses)
+    indices = sorted(x["leaf_index"] for x in receipts)
+    assert indices == list(range(indices[0], indices[0] + 60))
+    assert sorted(x["version"] for x in receipts) == list(range(2, 62))
+    metrics = await (await served.client.get("/metrics")).text()
+    assert "ledger_group_commit_submissions_count" in metrics
+    groups = float(next(line.split()[-1] for line in metrics.splitlines()
+                        if line.startswith("ledger_group_commit_submissions_count")))
+    assert groups < 61  # fewer transactions than submissions
+    for name in ("ledger_http_requests_total", "ledger_events_recorded_total",
+                 "ledger_tree_size", "ledger_checkpoint_age_seconds"):
+        assert name in metrics
