@@ -512,13 +512,13 @@ def _overdue(status: MilestoneStatus, deltas: list[tuple[date, int]], terms: _Te
         return
     if status.outstanding_fen > 0:
         status.days_overdue = (as_of - due).days
-    fen_days, first_day = _overdue_fen_days(status.amount_fen, deltas, next_day(due), as_of)
+    fen_days, first_day = overdue_fen_days(status.amount_fen, deltas, next_day(due), as_of)
     status.first_overdue_day = first_day
     if terms.rate is not None:
         status.interest = terms.rate * fen_days
 
 
-def _overdue_fen_days(
+def overdue_fen_days(
     amount: int, deltas: list[tuple[date, int]], first: date, last: date
 ) -> tuple[int, date | None]:
     """Sum of each day's outstanding over ``first..last`` and the first day it was > 0."""
