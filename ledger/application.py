@@ -206,6 +206,7 @@ class Ledger:
                  acceptance_window: timedelta = timedelta(days=7),
                  future_skew: timedelta = timedelta(minutes=5),
                  verify_threads: int | None = None) -> None:
+        self.url_text = database_url
         self.url = DatabaseURL.parse(database_url)
         self.app = LedgerApplication(env=self.url.eventsourcing_env())
         self.reader = Reader(self.app.recorder, self.url.dialect)
