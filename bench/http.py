@@ -1,0 +1,167 @@
+"""HTTP benchmark: single-POST throughput at 1, 8 and 32 concurrent clients, batch
+throughput, and p50/p99 latency, beside in-process batch ingest from the same run.
+
+The server is a real ``ledger serve`` process on SQLite in a temporary directory; the
+load comes from a separate client process (aiohttp), so server and client each have a
+core. Each figure is the median of --rounds rounds.
+
+    .venv/bin/python bench/http.py [--events 3000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's ``http`` package: run from the
+# project root instead of this directory so ``import http`` finds the real one.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ledger.cli import initialise  # noqa: E402
+from ledger.config import Settings  # noqa: E402
+from tests.e2e.served_process import start_server  # noqa: E402
+from tests.factories import contract_body, make_world  # noqa: E402
+
+BATCH = 500
+
+
+def pay_body(n: int) -> dict[str, Any]:
+    return {"payment_id": f"P{n}", "milestone_id": "m1", "amount_fen": 1000,
+            "paid_on": "2026-08-01", "method": "transfer", "voucher_ref": f"V{n}",
+            "purpose": "principal"}
+
+
+def prepare(data: Path, events: int, contracts: int) -> tuple[list[dict[str, str]], Any]:
+    world = make_world(f"sqlite:///{(data / 'ledger.sqlite3').resolve()}")
+    setup = [world.sign(world.keys["buyer"], "contract.signed", f"contract/H{i}",
+                        contract_body(f"H{i}")) for i in range(contracts)]
+    for i in range(0, len(setup), BATCH):
+        world.ledger.record_batch(setup[i:i + BATCH])
+    subs = [world.sign(world.keys["finance"], "payment.made", f"contract/H{n % contracts}",
+                       pay_body(n)) for n in range(events)]
+    world.ledger.close()
+    initialise(Settings(data_dir=data), out=lambda _: None)
+    return [s.to_json_map() for s in subs], world
+
+
+def client_run(base_url: str, bodies: list[dict[str, str]], concurrency: int,
+               batch: bool, out: Any) -> None:
+    import aiohttp
+
+    async def main() -> tuple[float, list[float]]:
+        latencies: list[float] = []
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            if batch:
+                chunks = [bodies[i:i + BATCH] for i in range(0, len(bodies), BATCH)]
+                start = time.perf_counter()
+                for chunk in chunks:
+                    t = time.perf_counter()
+                    async with http.post(base_url + "/v1/events/batch", json=chunk) as r:
+                        assert r.status == 201, await r.text()
+                        await r.read()
+                    latencies.append(time.perf_counter() - t)
+                return time.perf_counter() - start, latencies
+            queue = list(reversed(bodies))
+
+            async def worker() -> None:
+                while queue:
+                    body = queue.pop()
+                    t = time.perf_counter()
+                    async with http.post(base_url + "/v1/events", json=body) as r:
+                        assert r.status == 201, await r.text()
+                        await r.read()
+                    latencies.append(time.perf_counter() - t)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - start, latencies
+
+    elapsed, latencies = asyncio.run(main())
+    out.send((elapsed, latencies))
+
+
+def measure(base_url: str, bodies: list[dict[str, str]], concurrency: int,
+            batch: bool = False) -> tuple[float, float, float]:
+    parent, child = multiprocessing.Pipe()
+    proc = multiprocessing.Process(target=client_run,
+                                   args=(base_url, bodies, concurrency, batch, child))
+    proc.start()
+    elapsed, latencies = parent.recv()
+    proc.join()
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return len(bodies) / elapsed, p50 * 1000, p99 * 1000
+
+
+def in_process_batch(events: int) -> float:
+    from ledger.application import Ledger
+    from ledger.envelope import Submission
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies, world = prepare(Path(tmp), events, max(events // 10, 1))
+        ledger = Ledger(f"sqlite:///{(Path(tmp) / 'ledger.sqlite3').resolve()}")
+        subs = [Submission.from_wire(b) for b in bodies]
+        start = time.perf_counter()
+        for i in range(0, len(subs), BATCH):
+            ledger.record_batch(subs[i:i + BATCH])
+        elapsed = time.perf_counter() - start
+        ledger.close()
+    return events / elapsed
+
+
+def one_round(events: int) -> dict[str, tuple[float, float, float]]:
+    results: dict[str, tuple[float, float, float]] = {}
+    for label, concurrency, batch in (("1 client", 1, False), ("8 clients", 8, False),
+                                      ("32 clients", 32, False), ("batch of 500", 1, True)):
+        with tempfile.TemporaryDirectory() as tmp:
+            n = events if concurrency > 1 or batch else max(events // 3, 200)
+            bodies, _ = prepare(Path(tmp), n, max(n // 10, 1))
+            server = start_server(Path(tmp), extra_env={"LEDGER_CHECKPOINT_INTERVAL": "1"})
+            try:
+                results[label] = measure(server.base_url, bodies, concurrency, batch)
+            finally:
+                server.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rounds = []
+    baseline = []
+    for r in range(args.rounds):
+        baseline.append(in_process_batch(args.events))
+        rounds.append(one_round(args.events))
+        print(f"round {r + 1}: in-process {baseline[-1]:,.0f}/s; " + "; ".join(
+            f"{k} {v[0]:,.0f}/s" for k, v in rounds[-1].items()), flush=True)
+    base = statistics.median(baseline)
+    print()
+    print(f"{'figure':<34}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x in-process':>14}")
+    summary: dict[str, Any] = {"in_process_batch_per_s": base}
+    for label in rounds[0]:
+        rate = statistics.median(r[label][0] for r in rounds)
+        p50 = statistics.median(r[label][1] for r in rounds)
+        p99 = statistics.median(r[label][2] for r in rounds)
+        summary[label] = {"per_s": rate, "p50_ms": p50, "p99_ms": p99}
+        print(f"{'POST ' + label:<34}{rate:>10,.0f}{p50:>9.1f}{p99:>9.1f}{rate / base:>14.2f}")
+    print(f"{'baseline: in-process batch ingest':<34}{base:>10,.0f}")
+    print(f"target: 32 clients >= 0.5 x in-process batch ingest -> "
+          f"{summary['32 clients']['per_s'] / base:.2f}")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
