@@ -8,6 +8,8 @@ subclass) when the evidence does not hold, ``InvalidInput`` when it is malformed
 - :func:`verify_inclusion_in_checkpoint` — a leaf hash at an index, against a signed
   checkpoint.
 - :func:`verify_consistency_between` — that a newer signed checkpoint extends an older one.
+- :func:`verify_leaf` — one leaf: canonical form, the envelope signature under the
+  signer's key with domain separation, and the stream chain link to the previous leaf.
 - :func:`verify_entries` — a full copy of the log (e.g. from entry bundles) against a
   signed checkpoint, naming the first entry that differs from known leaf hashes.
 """
@@ -15,11 +17,13 @@ subclass) when the evidence does not hold, ``InvalidInput`` when it is malformed
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import merkle
-from .errors import InvalidInput, VerificationError
+from .envelope import Envelope, Submission, signing_message
+from .errors import InvalidInput, LedgerError, VerificationError
 from .keys import VerifierKey
 from .merkle import CompactRange
 from .note import Checkpoint, CheckpointMismatch, open_checkpoint
@@ -205,3 +209,100 @@ def verify_leaf_in_checkpoint(
     return verify_inclusion_in_checkpoint(
         leaf_hash_of(leaf), index, proof, signed_checkpoint, log_key
     )
+
+
+class LeafInvalid(VerificationError):
+    """A leaf is malformed, its envelope does not verify, or its chain link is wrong."""
+
+    code = "leaf_invalid"
+    title = "Leaf does not verify"
+
+
+_LEAF_FIELDS = {"v", "stream", "version", "type", "recorded_at", "envelope", "signature", "prev"}
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedLeaf:
+    leaf_hash: bytes
+    stream: str
+    version: int
+    type: str
+    recorded_at: str
+    envelope: Envelope
+    signature: bytes
+    prev: bytes | None
+
+
+def decode_leaf(leaf: bytes) -> VerifiedLeaf:
+    """Check a leaf's canonical form and shape, and its envelope's (not yet the signature)."""
+    from .encoding import decode
+
+    try:
+        value = decode(bytes(leaf))
+    except LedgerError as exc:
+        raise LeafInvalid(f"leaf is not canonical msgpack: {exc.message}") from exc
+    if not isinstance(value, dict) or set(value) != _LEAF_FIELDS or value["v"] != 1:
+        raise LeafInvalid("leaf must be a map of exactly v=1, stream, version, type, "
+                          "recorded_at, envelope, signature, prev")
+    prev = value["prev"]
+    if not (prev is None or (isinstance(prev, bytes) and len(prev) == 32)):
+        raise LeafInvalid("leaf prev must be nil or 32 bytes")
+    if not isinstance(value["version"], int) or value["version"] < 1:
+        raise LeafInvalid("leaf version must be a positive integer")
+    if not isinstance(value["envelope"], bytes) or not isinstance(value["signature"], bytes):
+        raise LeafInvalid("leaf envelope and signature must be bytes")
+    try:
+        envelope = Submission(value["envelope"], value["signature"]).decode()
+    except LedgerError as exc:
+        raise LeafInvalid(f"envelope: {exc.message}") from exc
+    if envelope.type != value["type"] or envelope.stream != value["stream"]:
+        raise LeafInvalid(f"leaf says {value['type']} in {value['stream']}, its envelope says "
+                          f"{envelope.type} in {envelope.stream}")
+    if (prev is None) != (value["version"] == 1):
+        raise LeafInvalid("prev must be nil exactly for the first event of a stream")
+    return VerifiedLeaf(leaf_hash_of(leaf), value["stream"], value["version"], value["type"],
+                        value["recorded_at"], envelope, value["signature"], prev)
+
+
+def verify_leaf(leaf: bytes, signer_key: VerifierKey | str, *,
+                previous: VerifiedLeaf | bytes | None = None) -> VerifiedLeaf:
+    """Verify one leaf as an outsider can: canonical form, the envelope's signature by
+    ``signer_key`` over the domain-separated envelope bytes, and the stream chain link.
+
+    ``previous`` is the stream's previous leaf (decoded, or its leaf hash); omit it for
+    the first event of a stream. Raises :class:`LeafInvalid`.
+    """
+    decoded = decode_leaf(leaf)
+    key = _log_key(signer_key)
+    if key.name != decoded.envelope.signer:
+        raise LeafInvalid(f"the envelope names signer {decoded.envelope.signer}, "
+                          f"not {key.name}")
+    if not key.verify(decoded.signature, signing_message(leaf_envelope_bytes(leaf))):
+        raise LeafInvalid(f"envelope signature does not verify under {key.name} "
+                          "(with the envelope domain separation)")
+    if previous is None:
+        if decoded.prev is not None:
+            raise LeafInvalid(f"leaf links to {decoded.prev.hex()} but no previous event "
+                              "was given")
+    else:
+        prev_hash = previous if isinstance(previous, bytes) else previous.leaf_hash
+        if decoded.prev is None or not hmac.compare_digest(decoded.prev, prev_hash):
+            raise LeafInvalid(f"stream chain broken: prev is "
+                              f"{decoded.prev.hex() if decoded.prev else 'nil'}, "
+                              f"the previous leaf hash is {prev_hash.hex()}")
+        if isinstance(previous, VerifiedLeaf) and (
+                previous.stream != decoded.stream or previous.version + 1 != decoded.version):
+            raise LeafInvalid(f"{decoded.stream} v{decoded.version} does not follow "
+                              f"{previous.stream} v{previous.version}")
+    expect = decoded.envelope.expect_version
+    if expect is not None and expect != decoded.version - 1:
+        raise LeafInvalid(f"recorded as version {decoded.version} although the envelope "
+                          f"expected the stream to hold {expect} events")
+    return decoded
+
+
+def leaf_envelope_bytes(leaf: bytes) -> bytes:
+    import msgpack
+
+    envelope: bytes = msgpack.unpackb(leaf, raw=False)["envelope"]
+    return envelope
