@@ -190,21 +190,24 @@ async def post_event(request: web.Request) -> web.Response:
     return json_response(body, status=201 if outcome.created else 200)
 
 
-async def checkpoint_with_inclusion(svc: Services, leaf_index: int,
-                                    timeout: float = 10.0) -> dict[str, Any]:
+async def checkpoint_with_inclusion(svc: Services, leaf_index: int) -> dict[str, Any]:
+    note = await checkpoint_note_covering(svc, leaf_index + 1)
+    size = int(note.split("\n")[1])
+    proof = await asyncio.to_thread(svc.log.inclusion, leaf_index, size)
+    return {"checkpoint": note, "inclusion": proof.to_json()}
+
+
+async def checkpoint_note_covering(svc: Services, size: int, timeout: float = 10.0) -> str:
+    """The latest signed checkpoint once one covers ``size`` leaves."""
     deadline = time.monotonic() + timeout
     while True:
         if svc.log.checkpointer is not None:
             await asyncio.to_thread(svc.log.sign_checkpoint)
-        covering = await asyncio.to_thread(svc.log.checkpoint_covering, leaf_index + 1)
-        if covering is not None:
-            latest = await asyncio.to_thread(svc.log.latest_checkpoint)
-            assert latest is not None
-            proof = await asyncio.to_thread(svc.log.inclusion, leaf_index, latest.size)
-            return {"checkpoint": latest.note, "inclusion": proof.to_json()}
+        latest = await asyncio.to_thread(svc.log.latest_checkpoint)
+        if latest is not None and latest.size >= size:
+            return latest.note
         if time.monotonic() > deadline:
-            raise ServiceUnavailable("no checkpoint covered the event in time; the receipt "
-                                     "stands, ask for the proof later")
+            raise ServiceUnavailable("no checkpoint covers the log yet; try again shortly")
         await asyncio.sleep(0.05)
 
 
