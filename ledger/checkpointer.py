@@ -259,7 +259,9 @@ class Checkpointer:
             )
         return SignedCheckpoint(checkpoint, str(note), str(signed_at))
 
-    def _one(self, cursor: Cursor, sql: str, params: tuple[int, ...] = ()) -> SignedCheckpoint | None:
+    def _one(
+        self, cursor: Cursor, sql: str, params: tuple[int, ...] = ()
+    ) -> SignedCheckpoint | None:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         return None if row is None else self._from_row(row)
@@ -383,7 +385,9 @@ def check_log(
     beyond = cursor.fetchone()
     if beyond is not None and beyond[0] is not None:
         add(LogProblem(end, f"checkpoint {int(beyond[0])} was signed but the log has {end} leaves"))
-    cursor.execute(f"SELECT size, root, note FROM checkpoints WHERE size <= {p} ORDER BY size", (end,))
+    cursor.execute(
+        f"SELECT size, root, note FROM checkpoints WHERE size <= {p} ORDER BY size", (end,)
+    )
     checkpoints = [(int(s), bytes(r), str(n)) for s, r, n in cursor.fetchall()]
     rebuild = _Rebuild(store, CompactRange(), batch_size)
     for cp_size, cp_root, cp_note in checkpoints:

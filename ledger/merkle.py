@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
 from .errors import InvalidInput, LedgerError, VerificationError
@@ -153,7 +154,7 @@ def _range_nodes(start: int, end: int) -> list[Node]:
     ranges ``[a, size)`` with ``a`` aligned to the largest power of two in the range.
     """
     nodes = subtree_nodes(start, end)
-    for (upper, _), (lower, _) in zip(nodes, nodes[1:], strict=False):
+    for (upper, _), (lower, _) in itertools.pairwise(nodes):
         if lower >= upper:
             raise ValueError(f"[{start}, {end}) is not an RFC 6962 subtree range")
     return nodes
@@ -222,9 +223,7 @@ def _nodes_of(ranges: Iterable[tuple[int, int]]) -> list[Node]:
     return list(seen)
 
 
-def _hashes_of(
-    ranges: Iterable[tuple[int, int]], nodes: Mapping[Node, bytes]
-) -> list[bytes]:
+def _hashes_of(ranges: Iterable[tuple[int, int]], nodes: Mapping[Node, bytes]) -> list[bytes]:
     wanted = [_range_nodes(start, end) for start, end in ranges]
     missing = [node for group in wanted for node in group if node not in nodes]
     if missing:
@@ -283,8 +282,7 @@ class CompactRange:
         self._levels = [level for level, _ in root_nodes(self._size)]
         if len(hashes) != len(self._levels):
             raise InvalidInput(
-                f"a tree of size {size} has {len(self._levels)} frontier hashes, "
-                f"got {len(hashes)}"
+                f"a tree of size {size} has {len(self._levels)} frontier hashes, got {len(hashes)}"
             )
         self._hashes = [_check_hash(h, f"frontier hash {i}") for i, h in enumerate(hashes)]
 
@@ -469,7 +467,23 @@ def _verify_consistency(
         raise VerificationError(
             f"consistency proof {old} -> {new} has {len(path)} hashes, needs {expected}"
         )
-    # RFC 9162 section 2.1.4.2.
+    first, second = _walk_consistency(old, new, path, old_root)
+    if not hmac.compare_digest(first, old_root):
+        raise VerificationError(
+            f"consistency proof {old} -> {new} gives old root {first.hex()}, "
+            f"expected {old_root.hex()}"
+        )
+    if not hmac.compare_digest(second, new_root):
+        raise VerificationError(
+            f"consistency proof {old} -> {new} gives new root {second.hex()}, "
+            f"expected {new_root.hex()}"
+        )
+
+
+def _walk_consistency(
+    old: int, new: int, path: list[bytes], old_root: bytes
+) -> tuple[bytes, bytes]:
+    """The old and new roots a consistency path implies (RFC 9162 section 2.1.4.2)."""
     if old & (old - 1) == 0:  # the old tree is a complete subtree: its root starts the path
         path = [old_root, *path]
     fn, sn = old - 1, new - 1
@@ -493,13 +507,4 @@ def _verify_consistency(
         sn >>= 1
     if sn != 0:
         raise VerificationError("consistency proof is shorter than the path")
-    if not hmac.compare_digest(first, old_root):
-        raise VerificationError(
-            f"consistency proof {old} -> {new} gives old root {first.hex()}, "
-            f"expected {old_root.hex()}"
-        )
-    if not hmac.compare_digest(second, new_root):
-        raise VerificationError(
-            f"consistency proof {old} -> {new} gives new root {second.hex()}, "
-            f"expected {new_root.hex()}"
-        )
+    return first, second

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
 from ledger import merkle
 from ledger.treestore import TreeStore
 
@@ -76,8 +78,6 @@ def open_tree_db(url: str) -> Iterator[TreeDB]:
         connection: Any = sqlite3.connect(url[len("sqlite:///") :])
         dialect = "sqlite"
     elif url.startswith(("postgresql://", "postgres://")):
-        import psycopg
-
         connection = psycopg.connect(url)
         dialect = "postgres"
     else:  # pragma: no cover - fixture urls are one of the two

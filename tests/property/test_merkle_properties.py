@@ -8,6 +8,7 @@ verify, and any flipped bit in the leaf, the proof or a root must make it fail.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from functools import cache
 
 import pytest
@@ -198,7 +199,7 @@ def test_an_inserted_or_removed_hash_breaks_an_inclusion_proof(
 def test_appending_in_any_batches_completes_the_same_nodes(cuts: list[int]) -> None:
     bounds = sorted({0, MAX_SIZE, *cuts})
     stored: dict[merkle.Node, bytes] = {}
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         frontier = {node: stored[node] for node in merkle.root_nodes(start)}
         new = merkle.completed_nodes(start, frontier, HASHES[start:end])
         for level, idx, digest in new:

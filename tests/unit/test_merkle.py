@@ -145,5 +145,7 @@ def test_compact_range_rejects_a_wrong_frontier() -> None:
 def test_completed_nodes_from_a_sequence_frontier() -> None:
     frontier = [NODES[node] for node in merkle.root_nodes(13)]
     new = merkle.completed_nodes(13, frontier, HASHES[13:16])
-    assert [(lv, ix) for lv, ix, _ in new] == [(0, 13), (1, 6), (0, 14), (0, 15), (1, 7), (2, 3), (3, 1), (4, 0)]
+    assert [(lv, ix) for lv, ix, _ in new] == [
+        (0, 13), (1, 6), (0, 14), (0, 15), (1, 7), (2, 3), (3, 1), (4, 0)
+    ]
     assert all(NODES[(lv, ix)] == h for lv, ix, h in new)

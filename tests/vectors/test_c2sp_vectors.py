@@ -152,5 +152,6 @@ def test_tiles_of_a_70000_leaf_tree() -> None:
         "tile/2/000.p/1",
     ]
     assert listed == expected
-    assert VECTORS["tile_paths"]["size 70000 tiles"].startswith("273 full L0 + " + " + ".join(expected[273:]))
-    assert "(277 tiles" in VECTORS["tile_paths"]["size 70000 tiles"] and len(listed) == 277
+    described = VECTORS["tile_paths"]["size 70000 tiles"]
+    assert described.startswith("273 full L0 + " + " + ".join(expected[273:]))
+    assert "(277 tiles" in described and len(listed) == 277

@@ -117,9 +117,8 @@ def test_generated_inclusion_proofs_match(case: dict[str, Any]) -> None:
     hashes = LEAF_HASHES[: case["size"]]
     proof = merkle.inclusion_proof(case["index"], hashes)
     assert [h.hex() for h in proof] == case["path_hex"]
-    merkle.verify_inclusion(
-        hashes[case["index"]], case["index"], case["size"], proof, merkle.root_from_leaf_hashes(hashes)
-    )
+    root = merkle.root_from_leaf_hashes(hashes)
+    merkle.verify_inclusion(hashes[case["index"]], case["index"], case["size"], proof, root)
 
 
 @pytest.mark.parametrize(
