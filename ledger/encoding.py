@@ -68,17 +68,27 @@ def _pairs(pairs: Sequence[tuple[Any, Any]]) -> dict[Any, Any]:
                 raise NonCanonical(f"duplicate map key {key!r}")
             raise NonCanonical(f"not canonical: map key {key!r} is out of order")
         previous = raw
-        if type(value) is float:
-            raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
+        if type(value) in _REFUSED:
+            _refuse(value)
         result[key] = value
     return result
 
 
 def _list(items: list[Any]) -> list[Any]:
     for item in items:
-        if type(item) is float:
-            raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
+        if type(item) in _REFUSED:
+            _refuse(item)
     return items
+
+
+# The unpacker turns ext type -1 into a Timestamp without calling ``ext_hook``.
+_REFUSED = (float, msgpack.Timestamp)
+
+
+def _refuse(value: Any) -> None:
+    if isinstance(value, float):
+        raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
+    raise NonCanonical("ext type -1 (timestamp) is not allowed")
 
 
 def decode(data: bytes, *, max_size: int | None = None) -> Any:
@@ -106,8 +116,8 @@ def decode(data: bytes, *, max_size: int | None = None) -> Any:
         raise NonCanonical("nesting too deep") from exc
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
         raise NonCanonical(f"not valid msgpack: {exc}") from exc
-    if type(value) is float:
-        raise NonCanonical("floats are not allowed; use integers (fen, basis points)")
+    if type(value) in _REFUSED:
+        _refuse(value)
     # Keys were checked in order by the hook, so packing in that order reproduces the
     # canonical form exactly when every value used its smallest encoding.
     if msgpack.packb(value, use_bin_type=True) != data:
