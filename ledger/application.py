@@ -109,6 +109,24 @@ class StreamAggregate(Aggregate):
         self.head: bytes | None = None
         self.state: State | None = None
 
+    def record_decided(self, leaf: bytes, leaf_hash: bytes, envelope: Envelope,
+                       recorded_at: str, version: int, timestamp: datetime) -> None:
+        """Append an event the ledger has just decided, reusing the decoded envelope.
+
+        Equivalent to ``trigger_event(Recorded, leaf=leaf)`` (which would decode the leaf
+        it was just built from); replay still goes through :meth:`apply_leaf`.
+        """
+        event = StreamAggregate.Recorded(originator_id=self.id, originator_version=version,
+                                         timestamp=timestamp, leaf=leaf)
+        if version != self.version + 1:  # pragma: no cover - the ledger computed it
+            raise ValueError(f"version {version} does not follow {self.version}")
+        self.state = evolve(self.state, envelope.type, envelope.body, envelope.signer,
+                            recorded_at, version)
+        self.head = leaf_hash
+        self.version = version
+        self.modified_on = timestamp
+        self.pending_events.append(event)
+
     def apply_leaf(self, leaf: bytes) -> None:
         item = decode_leaf_fast(leaf)
         envelope = msgpack.unpackb(item["envelope"], raw=False)
@@ -519,7 +537,7 @@ class Ledger:
                               "for a different envelope", signer=env.signer)
         # 8. body schema and stream binding
         _spec, deferred = validate_event(env.type, env.stream, env.body)
-        _kind, ident = check_stream_name(env.stream)
+        ident = env.stream.partition("/")[2]
         # 9. stream version
         agg = work.stream(env.stream)
         current = 0 if agg is None else agg.version
@@ -553,7 +571,7 @@ class Ledger:
                                           leaf=leaf, timestamp=now)
             work.aggregates[env.stream] = agg
         else:
-            agg.trigger_event(StreamAggregate.Recorded, leaf=leaf, timestamp=now)
+            agg.record_decided(leaf, leaf_hash, env, recorded_at, version, now)
         events.append(agg.pending_events[-1])
         pending.append(PendingLeaf(
             originator_id=agg.id, version=version, stream=env.stream, leaf=leaf,
@@ -634,6 +652,7 @@ def _verify_all(items: list[_Item]) -> list[bool]:
     return [item.submission.verify_with(item.key) for item in items if item.key is not None]
 
 
+@lru_cache(maxsize=4096)
 def _looks_like_party(party_id: str) -> bool:
     try:
         check_stream_name(f"party/{party_id}")

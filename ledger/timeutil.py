@@ -32,9 +32,11 @@ def parse_instant(text: str) -> datetime:
     match = _INSTANT.match(text)
     if not match:
         raise ValueError(f"{text!r} is not an RFC 3339 UTC instant like 2026-11-25T08:00:00Z")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction = match.group(7)
-    micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
+    if fraction is None or len(fraction) in (4, 7):  # none, or .fff / .ffffff
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    micro = int((fraction[1:] + "000000")[:6])
     return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
