@@ -14,7 +14,7 @@ from typing import Any
 from . import encoding
 from .errors import InvalidInput, MissingField, NonCanonical, TooLarge, UnknownField, WrongType
 from .keys import SignerKey, VerifierKey
-from .timeutil import format_instant, looks_like_instant, utc_now
+from .timeutil import format_instant, looks_like_instant, parse_instant, utc_now
 
 DOMAIN = b"commitment-ledger/envelope/v1\n"
 MAX_ENVELOPE_BYTES = 60_000  # leaves hold at most 65,535 bytes in all
@@ -71,10 +71,7 @@ class Envelope:
         nonce = value["nonce"]
         if not isinstance(nonce, bytes) or len(nonce) != 16:
             raise WrongType("envelope field 'nonce' must be 16 bytes (bin)", field="nonce")
-        if not looks_like_instant(value["signed_at"]):
-            raise WrongType(
-                "envelope field 'signed_at' must be an RFC 3339 UTC instant", field="signed_at"
-            )
+        _check_signed_at(value["signed_at"])
         expect = value.get("expect_version")
         if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int)
                                    or expect < 0):
@@ -91,6 +88,24 @@ class Envelope:
             nonce=nonce,
             expect_version=expect,
         )
+
+
+def _check_signed_at(text: str) -> None:
+    """An RFC 3339 UTC instant in ASCII that is a real moment.
+
+    The shared pattern's ``\\d`` also matches other scripts' digits and its ``$`` a final
+    newline; the application parses ``signed_at`` later, so anything it could not parse
+    must be refused here, as input, before it can fail a whole group commit.
+    """
+    if not (text.isascii() and not text.endswith("\n") and looks_like_instant(text)):
+        raise WrongType(
+            "envelope field 'signed_at' must be an RFC 3339 UTC instant", field="signed_at"
+        )
+    try:
+        parse_instant(text)
+    except ValueError:
+        raise WrongType(f"envelope field 'signed_at' {text!r} is not a real instant",
+                        field="signed_at") from None
 
 
 @dataclass(frozen=True, slots=True)
