@@ -184,8 +184,10 @@ def parse_json(data: bytes) -> Any:
 
     try:
         return json.loads(data, parse_constant=no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidInput(f"not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers decoding errors and integer literals beyond Python's digit
+        # limit (a plain ValueError, not a JSONDecodeError).
+        raise InvalidInput(f"not valid JSON: {str(exc)[:200]}") from exc
 
 
 def parse_msgpack_wire(data: bytes) -> Any:
