@@ -365,8 +365,11 @@ class Ledger:
                 result = self._decide(item, work, genesis_keys, now, recorded_at, pending,
                                       events)
             except LedgerError as error:
-                failures.append((item.position, error))
-                continue
+                original = self._committed_meanwhile(item, error)
+                if original is None:
+                    failures.append((item.position, error))
+                    continue
+                result = original
             outcomes[item.position] = result
         if not join():
             # A signature that was still being checked while the batch was decided
@@ -580,6 +583,23 @@ class Ledger:
         placeholder = Receipt(-len(pending), leaf_hash, env.stream, version, recorded_at)
         work.nonces[nonce_key] = (envelope_sha, placeholder)
         return Outcome(placeholder, True)
+
+    def _committed_meanwhile(self, item: _Item, error: LedgerError) -> Outcome | None:
+        """The original receipt when another writer committed this very submission after
+        the batch read the recorded nonces (so the streams it loaded already hold it).
+
+        Only for items whose signature held: the identical-submission check comes right
+        after the signature check in the documented order.
+        """
+        env = item.envelope
+        if env is None or isinstance(error, (UnknownKey, BadSignature)):
+            return None
+        seen = self._recorded_nonces([(env.signer, env.nonce)]).get((env.signer, env.nonce))
+        if seen is None or seen[0] != item.submission.envelope_sha256:
+            return None
+        # A signature still being checked on a worker thread is confirmed by ``join``
+        # before any outcome of this batch is used.
+        return Outcome(seen[1], False)
 
     def _recorded_nonces(self, pairs: list[tuple[str, bytes]]
                          ) -> dict[tuple[str, bytes], tuple[bytes, Receipt]]:

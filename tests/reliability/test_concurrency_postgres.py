@@ -194,11 +194,6 @@ async def test_conflicting_writes_from_16_clients(cluster: Cluster) -> None:
     print(f"conflicting writes: log size {size}; {dict(outcomes)}")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a copy decided by one server while the other commits it gets 409 already_exists "
-    "instead of 200 with the original receipt (read skew in Ledger._decide_and_save; "
-    "pinned deterministically by tests/reliability/test_write_races.py). Observed in "
-    "10-30% of these races, so 96 of them fail in practice every run"))
 async def test_identical_submission_sent_to_every_server_at_once(cluster: Cluster) -> None:
     """Four copies of one submission, two per server, simultaneously: one 201 and three
     200 answers carrying that same receipt."""

@@ -56,11 +56,6 @@ def payment(world: World, payment_id: str, **kwargs: Any) -> Submission:
         "purpose": "principal"}, **kwargs)
 
 
-@pytest.mark.xfail(strict=True, raises=AlreadyExists, reason=(
-    "read skew in Ledger._decide_and_save: recorded nonces are read before the stream is "
-    "loaded, so an identical submission committed by another process in between is decided "
-    "as new and refused by a domain rule (409 already_exists) instead of answered with its "
-    "original receipt (200)"))
 @pytest.mark.parametrize("event", ["payment.made", "contract.signed"])
 def test_identical_submission_committed_by_another_process_mid_decision(
         two_writers: tuple[World, Ledger], monkeypatch: pytest.MonkeyPatch,
