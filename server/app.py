@@ -31,6 +31,10 @@ from ledger.errors import (
 from ledger.keys import SignerKey
 from ledger.log import Log
 
+from projections.runner import ProjectionRunner
+from projections.store import ProjectionStore
+
+from . import projection_routes
 from .committer import GroupCommitter
 from .metrics import Metrics
 
@@ -48,6 +52,8 @@ class Services:
     committer: GroupCommitter
     metrics: Metrics
     started: float
+    projections: ProjectionStore
+    runner: ProjectionRunner
 
 
 SERVICES = web.AppKey("services", Services)
@@ -341,7 +347,9 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 def refresh_gauges(svc: Services) -> None:
-    svc.metrics.tree_size.set(svc.ledger.size())
+    size = svc.ledger.size()
+    svc.metrics.tree_size.set(size)
+    svc.metrics.projection_lag.set(max(size - svc.projections.position(), 0))
     latest = svc.log.latest_checkpoint() if svc.log.checkpointer else None
     if latest is not None:
         svc.metrics.checkpoint_size.set(latest.size)
@@ -373,17 +381,13 @@ ROUTES = [
     web.get("/metrics", metrics_handler),
 ]
 
-EXTRA_ROUTES: list[Callable[[web.Application], None]] = []
-
-
 def create_app(settings: Settings, *, ledger: Ledger | None = None,
                log_key: SignerKey | None = None) -> web.Application:
     """The application. Resources open in ``cleanup_ctx`` and close with it."""
     app = web.Application(client_max_size=settings.max_body_bytes,
                           middlewares=[metrics_middleware, error_middleware])
     app.add_routes(ROUTES)
-    for extra in EXTRA_ROUTES:
-        extra(app)
+    projection_routes.add_routes(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = ledger is None
@@ -396,21 +400,40 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
         metrics = Metrics()
         committer = GroupCommitter(the_ledger, metrics)
         committer.start()
-        svc = Services(settings, the_ledger, the_log, committer, metrics, time.monotonic())
+        store = await asyncio.to_thread(ProjectionStore, the_ledger.url_text)
+        runner = ProjectionRunner(the_ledger, store)
+        svc = Services(settings, the_ledger, the_log, committer, metrics, time.monotonic(),
+                       store, runner)
         app[SERVICES] = svc
-        signer = asyncio.create_task(_checkpoint_loop(svc), name="checkpointer")
+        tasks = [asyncio.create_task(_checkpoint_loop(svc), name="checkpointer"),
+                 asyncio.create_task(_projection_loop(svc), name="projections")]
         try:
             yield
         finally:
-            signer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await signer
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await committer.stop()
+            await asyncio.to_thread(store.close)
             if own:
                 await asyncio.to_thread(the_ledger.close)
 
     app.cleanup_ctx.append(resources)
     return app
+
+
+async def _projection_loop(svc: Services) -> None:
+    """Keep the read models following the log (queries also catch up on demand)."""
+    interval = max(svc.settings.checkpoint_interval, 0.2)
+    while True:
+        try:
+            folded = await asyncio.to_thread(svc.runner.run_once)
+        except Exception:
+            log.exception("projection runner failed; retrying")
+            folded = 0
+        if not folded:
+            await asyncio.sleep(interval)
 
 
 async def _checkpoint_loop(svc: Services) -> None:

@@ -64,6 +64,99 @@ STREAM = {
                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
 }
 
+RESPONSIBLE = {"oneOf": [{"type": "null"}, {
+    "type": "object", "required": ["department", "official"],
+    "properties": {"department": {"type": "string"}, "official": {"type": "string"}}}]}
+EVIDENCE = {"type": "array", "items": HEX32}
+FEN = {"type": "integer"}
+NULLABLE_FEN = {"oneOf": [{"type": "integer"}, {"type": "null"}]}
+NULLABLE_DATE = {"oneOf": [DATE, {"type": "null"}]}
+
+ARREARS_ROW = {
+    "type": "object",
+    "required": ["contract_id", "milestone_id", "payer", "payee", "due_date", "amount_fen",
+                 "paid_fen", "disputed_fen", "contested_fen", "outstanding_fen",
+                 "days_overdue", "interest_fen", "interest_paid_fen", "responsible",
+                 "evidence"],
+    "properties": {
+        "contract_id": {"type": "string"}, "milestone_id": {"type": "string"},
+        "payer": {"type": "string"}, "payee": {"type": "string"}, "due_date": DATE,
+        "amount_fen": FEN, "paid_fen": FEN, "disputed_fen": FEN, "contested_fen": FEN,
+        "outstanding_fen": FEN, "days_overdue": NONNEG, "interest_fen": FEN,
+        "interest_paid_fen": FEN, "responsible": RESPONSIBLE, "evidence": EVIDENCE,
+    },
+}
+
+BREACH_ROW = {
+    "type": "object",
+    "required": ["rule", "article", "subject_stream", "party", "responsible", "detected_on",
+                 "detail", "evidence"],
+    "properties": {
+        "rule": {"type": "string"}, "article": {"type": "string"},
+        "subject_stream": {"type": "string"}, "party": {"type": "string"},
+        "responsible": RESPONSIBLE, "detected_on": DATE, "detail": {"type": "string"},
+        "evidence": EVIDENCE,
+        "accountability": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+COMPENSATION_ROW = {
+    "type": "object",
+    "required": ["duty_id", "cause", "beneficiary", "amount_fen", "due_date", "paid_fen",
+                 "outstanding_fen", "days_overdue", "status"],
+    "properties": {
+        "duty_id": {"type": "string"}, "cause": {"type": "string"},
+        "beneficiary": {"type": "string"}, "amount_fen": NULLABLE_FEN,
+        "due_date": NULLABLE_DATE, "paid_fen": FEN, "outstanding_fen": NULLABLE_FEN,
+        "days_overdue": NONNEG,
+        "status": {"enum": ["awaiting_determination", "undetermined", "open", "overdue",
+                            "paid"]},
+    },
+}
+
+
+def _report(row: dict[str, Any], totals: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object", "required": ["as_of", "log_size", "rows"],
+        "properties": {"as_of": DATE, "log_size": NONNEG,
+                       "rows": {"type": "array", "items": row}},
+    }
+    if totals:
+        schema["required"].append("totals")
+        schema["properties"]["totals"] = {"type": "object",
+                                          "additionalProperties": {"type": "integer"}}
+    return schema
+
+
+DOCUMENT = {
+    "type": "object", "required": ["sha256", "log_size", "checkpoint", "events"],
+    "properties": {
+        "sha256": HEX32, "log_size": NONNEG, "checkpoint": {"type": "string"},
+        "events": {"type": "array", "items": {
+            "type": "object",
+            "required": ["sha256", "field", "leaf_index", "leaf_hash", "stream", "version",
+                         "type", "inclusion"],
+            "properties": {"sha256": HEX32, "field": {"type": "string"},
+                           "leaf_index": NONNEG, "leaf_hash": HEX32,
+                           "stream": {"type": "string"}, "version": NONNEG,
+                           "type": {"type": "string"},
+                           "inclusion": {"$ref": "#/components/schemas/InclusionProof"}}}},
+    },
+}
+
+SUBJECT = {
+    "type": "object", "required": ["stream", "log_size", "state", "events"],
+    "properties": {
+        "stream": {"type": "string"}, "log_size": NONNEG, "state": {"type": "object"},
+        "events": {"type": "array", "items": {
+            "type": "object",
+            "required": ["version", "type", "leaf_index", "leaf_hash", "recorded_at"],
+            "properties": {"version": NONNEG, "type": {"type": "string"},
+                           "leaf_index": NONNEG, "leaf_hash": HEX32,
+                           "recorded_at": {"type": "string"}}}},
+    },
+}
+
 SUBMISSION = {
     "type": "object", "required": ["envelope", "signature"], "additionalProperties": False,
     "properties": {"envelope": {"type": "string", "contentEncoding": "base64"},
@@ -92,6 +185,8 @@ def _ref(name: str) -> dict[str, str]:
 
 
 AT = _q("at", NONNEG, description="as known at this tree size")
+AS_OF = _q("as_of", DATE, description="business date (China Standard Time); default today")
+USCC_Q = {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"}
 STREAM_KINDS = {"type": "string", "enum": ["contract", "commitment", "party", "complaint",
                                            "reference"]}
 
@@ -152,6 +247,39 @@ PATHS: dict[str, Any] = {
                        {"name": "id", "in": "path", "required": True,
                         "schema": {"type": "string"}}, AT],
         "responses": {"200": _json(_ref("Stream")), **_problems(400, 404)}}},
+    "/v1/arrears": {"get": {
+        "summary": "Overdue milestones and late interest (DESIGN 5)",
+        "parameters": [AS_OF, AT, _q("payer", USCC_Q), _q("payee", USCC_Q)],
+        "responses": {"200": _json(_report(ARREARS_ROW, totals=True)),
+                      **_problems(400, 503)}}},
+    "/v1/breaches": {"get": {
+        "summary": "Breach rows by rule and article",
+        "parameters": [AS_OF, AT, _q("rule", {"type": "string"}), _q("party", USCC_Q)],
+        "responses": {"200": _json(_report(BREACH_ROW)), **_problems(400, 503)}}},
+    "/v1/compensation": {"get": {
+        "summary": "Compensation duties opened by commitment changes",
+        "parameters": [AS_OF, AT],
+        "responses": {"200": _json(_report(COMPENSATION_ROW)), **_problems(400, 503)}}},
+    "/v1/accountability": {"get": {
+        "summary": "Accountability register (Hami Art. 64): open breaches with the "
+                   "responsible department and official and recorded findings",
+        "parameters": [AS_OF, AT],
+        "responses": {"200": _json(_report(BREACH_ROW)), **_problems(400, 503)}}},
+    "/v1/documents/{sha256}": {"get": {
+        "summary": "Every event naming a document hash, each with an inclusion proof",
+        "parameters": [{"name": "sha256", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": _json(DOCUMENT), **_problems(400, 404, 503)}}},
+    "/v1/contracts/{id}": {"get": {
+        "summary": "A contract's current state (or at tree size `at`) with its leaf hashes",
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}, AT],
+        "responses": {"200": _json(SUBJECT), **_problems(400, 404)}}},
+    "/v1/commitments/{id}": {"get": {
+        "summary": "A commitment's current state (or at tree size `at`) with its leaf hashes",
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string"}}, AT],
+        "responses": {"200": _json(SUBJECT), **_problems(400, 404)}}},
     "/v1/openapi.json": {"get": {"summary": "This document",
                                  "responses": {"200": _json({"type": "object"})}}},
     "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json({

@@ -21,6 +21,7 @@ from ledger.cli import initialise
 from ledger.config import Settings
 from server.openapi import openapi_document
 from tests.e2e.served_process import ServerProcess, start_server
+from tests.e2e.test_http_projections import worked_example
 from tests.factories import contract_body, make_world
 
 
@@ -42,6 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     # the key files (the log is already open, so init leaves it as it is).
     world = make_world(f"sqlite:///{(data / 'ledger.sqlite3').resolve()}")
     world.post(world.keys["buyer"], "contract.signed", "contract/HM-FUZZ", contract_body("HM-FUZZ"))
+    worked_example(world)  # an overdue milestone with late interest, for the report rows
     world.ledger.close()
     initialise(Settings(data_dir=data), out=lambda _: None)
     proc = start_server(Path(data))
