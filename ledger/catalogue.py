@@ -28,8 +28,9 @@ from .timeutil import looks_like_date, looks_like_instant, parse_instant
 from .uscc import is_valid_uscc, looks_like_uscc
 
 MAX_TEXT = 4000
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
-SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $: $ also matches before a final newline ("p1\n" would pass as an identifier).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}\Z")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}\Z")
 STREAM_KINDS = ("contract", "commitment", "party", "complaint", "reference")
 REFERENCE_STREAMS = ("reference/lpr", "reference/calendar")
 
@@ -92,7 +93,9 @@ def _date(value: Any, path: str) -> None:
 
 
 def _instant(value: Any, path: str) -> None:
-    if not isinstance(value, str) or not looks_like_instant(value):
+    # ASCII without a final newline: the shared pattern's \d and $ admit both.
+    if (not isinstance(value, str) or not value.isascii() or value.endswith("\n")
+            or not looks_like_instant(value)):
         raise WrongType(f"{path} must be an RFC 3339 UTC instant", field=path)
     try:
         parse_instant(value)
