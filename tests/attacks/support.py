@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import msgpack
 from ledger.encoding import encode
 from ledger.envelope import Submission, signing_message
 from ledger.keys import SignerKey
+from server.app import SERVICES
 from tests.factories import World
 
 LOG_KEY = SignerKey.from_seed("hami.example/attack-log", bytes(range(32)))
@@ -33,6 +35,18 @@ class Target:
         if response.status >= 400:
             assert response.content_type == PROBLEM, response.content_type
         return response.status, body
+
+    async def checkpoint(self) -> str:
+        """A checkpoint of the current tree, signed now."""
+        log = self.client.app[SERVICES].log
+        await asyncio.to_thread(log.sign_checkpoint)
+        response = await self.client.get("/v1/log/checkpoint")
+        assert response.status == 200
+        return str(await response.text())
+
+    async def get_json(self, path: str, **params: Any) -> tuple[int, dict[str, Any]]:
+        response = await self.client.get(path, params={k: str(v) for k, v in params.items()})
+        return response.status, await response.json(content_type=None)
 
     async def size(self) -> int:
         response = await self.client.get("/healthz")
