@@ -188,5 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+from .commands import install as _install_client_commands  # noqa: E402 - needs the registry
+
+_install_client_commands(COMMANDS, EXTRA_PARSERS)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
