@@ -1,0 +1,273 @@
+"""``ledger audit``: the inspector's replay catches a changed byte, an altered entry, a
+forged signature, a broken chain, an unauthorised or revoked signer, and read models that
+do not follow from the log — naming the first bad leaf."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger import encoding, merkle
+from ledger.application import encode_leaf
+from ledger.commands.audit import Replay
+from ledger.commands.sigcheck import verify_chunk
+from ledger.envelope import sign_envelope
+from ledger.keys import SignerKey
+from tests.cli.conftest import Served, TamperingProxy, cli, init_data_dir
+from tests.e2e.served_process import free_port
+from tests.factories import SUPPLIER_ID, contract_body, make_world
+
+# The voucher of the ZJ-007 payment of 2025-07-20 in the demo: once in its leaf.
+MARKER = "凭证 HMCZ-2025-07-0233".encode()
+AS_OF = "2026-12-31"
+
+
+def audit(*args: str) -> tuple[int, dict[str, Any]]:
+    result = cli("--json", "audit", "--as-of", AS_OF, *args)
+    assert result.code in (0, 1), result.err
+    report: dict[str, Any] = json.loads(result.out)
+    return result.code, report
+
+
+def leaf_index_holding(database: Path, marker: bytes) -> int:
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT idx, leaf FROM leaves").fetchall()
+    found = [int(idx) for idx, leaf in rows if marker in bytes(leaf)]
+    assert len(found) == 1
+    return found[0]
+
+
+def copy_database(served: Served, target: Path) -> Path:
+    source = sqlite3.connect(served.data_dir / "ledger.sqlite3")
+    copy = sqlite3.connect(target)
+    with copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    return target
+
+
+# Clean logs -------------------------------------------------------------------------
+def test_the_demo_log_audits_clean_from_its_server(demo_served: Served) -> None:
+    code, report = audit("--server", demo_served.url, "--log-key", demo_served.log_vkey)
+    assert code == 0, report["findings"]
+    assert report["leaves_checked"] == report["signatures_checked"] == report["tree_size"]
+    assert set(report["projections"]) == {"arrears", "breaches", "compensation"}
+    assert all(status.startswith("match (") for status in report["projections"].values())
+
+
+def test_the_demo_database_audits_clean(demo_served: Served, tmp_path: Path) -> None:
+    copy = copy_database(demo_served, tmp_path / "copy.sqlite3")
+    code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert code == 0, report["findings"]
+    assert any("stored checkpoint(s) checked against the leaves" in n for n in report["notes"])
+
+
+def test_a_postgresql_database_audits_clean(postgres_url: str, tmp_path: Path) -> None:
+    served = Served(tmp_path / "var", free_port())
+    assert cli("init", "--data-dir", str(served.data_dir), "--database", postgres_url).code == 0
+    served.start(database_url=postgres_url)
+    try:
+        loaded = cli("demo", "--data-dir", str(served.data_dir), "--server", served.url)
+        assert loaded.code == 0, loaded.err
+        served.wait_for_checkpoint(served.tree_size())
+        code, report = audit("--database", postgres_url, "--log-key", served.log_vkey)
+        assert code == 0, report["findings"]
+        assert report["tree_size"] == served.tree_size()
+        server_code, _ = audit("--server", served.url, "--log-key", served.log_vkey)
+        assert server_code == 0
+    finally:
+        served.stop()
+
+
+# Tampering --------------------------------------------------------------------------
+@pytest.mark.parametrize("occurrence", [0, -1], ids=["first-copy", "last-copy"])
+def test_one_byte_changed_in_a_copied_database_names_its_leaf(
+        demo_served: Served, tmp_path: Path, occurrence: int) -> None:
+    copy = copy_database(demo_served, tmp_path / "copy.sqlite3")
+    expected = leaf_index_holding(copy, MARKER)
+    data = bytearray(copy.read_bytes())
+    # The leaf's bytes are in the database twice: in the log (leaves) and in the event
+    # store the application decides on (stored_events). Either copy changed is caught.
+    places = [i for i in range(len(data)) if data.startswith(MARKER, i)]
+    assert len(places) == 2
+    data[places[occurrence] + len(MARKER) - 1] ^= 0x01  # "...0233" -> "...0232"
+    copy.write_bytes(bytes(data))
+    code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert code == 1
+    assert report["first_bad_index"] == expected
+    # Beyond it, only the next event of its stream, whose prev names the original leaf.
+    assert all(f["index"] in (None, expected) or f["check"] == "chain"
+               for f in report["findings"]), report["findings"]
+
+    text = cli("audit", "--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert text.code == 1 and f"first bad leaf index: {expected}" in text.out
+
+
+def test_an_entry_served_altered_is_named_by_index(demo_served: Served) -> None:
+    expected = leaf_index_holding(demo_served.data_dir / "ledger.sqlite3", MARKER)
+
+    def alter(path: str, body: bytes) -> bytes:
+        if path.startswith(("/v1/log/entries/", "/v1/log/tile/entries/")):
+            return body.replace(MARKER, "凭证 HMCZ-2025-07-0833".encode())
+        return body
+
+    with TamperingProxy(demo_served.url, alter) as proxy:
+        code, report = audit("--server", proxy.url, "--log-key", demo_served.log_vkey)
+    assert code == 1
+    assert report["first_bad_index"] == expected
+    checks = {(f["index"], f["check"]) for f in report["findings"]}
+    assert (expected, "leaf_hash") in checks and (expected, "signature") in checks
+
+
+def test_read_models_that_do_not_follow_from_the_log_are_caught(demo_served: Served) -> None:
+    def inflate(path: str, body: bytes) -> bytes:
+        if path.startswith("/v1/arrears"):
+            document = json.loads(body)
+            document["rows"][0]["interest_fen"] -= 100
+            return json.dumps(document).encode()
+        return body
+
+    with TamperingProxy(demo_served.url, inflate) as proxy:
+        code, report = audit("--server", proxy.url, "--log-key", demo_served.log_vkey)
+    assert code == 1
+    assert report["first_bad_index"] is None
+    [finding] = report["findings"]
+    assert finding["check"] == "projection"
+    assert "rows.0.interest_fen: the server says" in finding["message"]
+    assert report["projections"]["arrears"] == "DIFFERS"
+    assert report["projections"]["breaches"].startswith("match")
+
+
+def test_an_unreachable_server_or_missing_database(tmp_path: Path) -> None:
+    assert cli("audit", "--server", "http://127.0.0.1:9").code == 3
+    missing = cli("audit", "--database", f"sqlite:///{tmp_path / 'none.sqlite3'}")
+    assert missing.code == 2 and "no SQLite database" in missing.err
+
+
+# The replay, leaf by leaf -----------------------------------------------------------
+class Log:
+    """A real log written by the application, then doctored leaf by leaf."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        world = make_world(f"sqlite:///{tmp_path / 'replay.sqlite3'}")
+        world.post(world.keys["buyer"], "contract.signed", "contract/HM-1",
+                   contract_body("HM-1"))
+        world.post(world.keys["supplier"], "contract.countersigned", "contract/HM-1",
+                   {"party_id": SUPPLIER_ID})
+        self.world = world
+        self.leaves = [leaf for _i, leaf in world.ledger.leaves(0, world.ledger.size())]
+        world.ledger.close()
+
+    def decoded(self, index: int) -> dict[str, Any]:
+        value: dict[str, Any] = encoding.decode(self.leaves[index])
+        return value
+
+    def append(self, key: SignerKey, type_: str, stream: str, body: dict[str, Any], *,
+               recorded_at: str = "2026-11-25T08:00:00Z", nonce: bytes | None = None) -> int:
+        heads = [self.decoded(i) for i in range(len(self.leaves))]
+        mine = [(i, h) for i, h in enumerate(heads) if h["stream"] == stream]
+        prev = merkle.leaf_hash(self.leaves[mine[-1][0]]) if mine else None
+        submission = sign_envelope(key, type_, stream, body, signed_at=recorded_at,
+                                   nonce=nonce or bytes([len(self.leaves)]) * 16)
+        self.leaves.append(encode_leaf(stream, len(mine) + 1, type_, recorded_at,
+                                       submission.envelope_bytes, submission.signature, prev))
+        return len(self.leaves) - 1
+
+    def replace_field(self, index: int, **changes: Any) -> None:
+        item = self.decoded(index)
+        item.update(changes)
+        self.leaves[index] = encoding.encode(item)
+
+    def findings(self) -> Iterator[tuple[int | None, str]]:
+        replay = Replay()
+        jobs = []
+        for index, leaf in enumerate(self.leaves):
+            jobs += replay.check(index, leaf, merkle.leaf_hash(leaf))
+        yield from ((f.index, f.check) for f in replay.findings)
+        yield from ((index, "signature") for index in verify_chunk(jobs))
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Log:
+    return Log(tmp_path)
+
+
+def test_the_application_log_replays_clean(log: Log) -> None:
+    assert list(log.findings()) == []
+
+
+def test_a_forged_signature_is_named(log: Log) -> None:
+    last = len(log.leaves) - 1
+    log.replace_field(last, signature=bytes(64))
+    assert set(log.findings()) == {(last, "signature")}
+
+
+def test_a_leaf_that_does_not_chain_is_named(log: Log) -> None:
+    last = len(log.leaves) - 1
+    log.replace_field(last, prev=bytes(32))
+    assert (last, "chain") in set(log.findings())
+
+
+def test_a_supplier_accepting_its_own_delivery_is_named(log: Log) -> None:
+    index = log.append(log.world.keys["supplier"], "contract.accepted", "contract/HM-1",
+                       {"milestone_id": "m1", "accepted_on": "2026-07-01", "result": "passed"})
+    assert set(log.findings()) == {(index, "authority")}
+
+
+def test_an_overpayment_is_named(log: Log) -> None:
+    index = log.append(log.world.keys["finance"], "payment.made", "contract/HM-1", {
+        "payment_id": "p1", "milestone_id": "m1", "amount_fen": 20_000_001,
+        "paid_on": "2026-08-01", "method": "transfer", "voucher_ref": "V", "purpose":
+        "principal"})
+    assert set(log.findings()) == {(index, "rule")}
+
+
+def test_a_revoked_or_unknown_key_and_a_replayed_nonce_are_named(log: Log) -> None:
+    buyer = log.world.keys["buyer"]
+    revoke = log.append(log.world.operator, "key.revoked", f"party/{buyer.name.split('/')[0]}",
+                        {"key_name": buyer.name, "reason": "left office",
+                         "effective_at": "2026-11-25T08:00:00Z"})
+    late = log.append(buyer, "contract.accepted", "contract/HM-1",
+                      {"milestone_id": "m1", "accepted_on": "2026-07-01", "result": "passed"},
+                      recorded_at="2026-11-25T09:00:00Z")
+    stranger = SignerKey.generate(f"{SUPPLIER_ID}/laptop")
+    unknown = log.append(stranger, "contract.delivered", "contract/HM-1",
+                         {"milestone_id": "m2", "delivered_on": "2026-07-01"})
+    nonce = log.decoded(late)["envelope"]
+    replayed = log.append(log.world.keys["supplier"], "contract.delivered", "contract/HM-1",
+                          {"milestone_id": "m1", "delivered_on": "2026-07-02"},
+                          nonce=encoding.decode(nonce)["nonce"])
+    found = set(log.findings())
+    assert (late, "revoked") in found
+    assert (unknown, "key") in found
+    assert (replayed, "nonce") not in found  # another signer's nonce: no reuse
+    assert revoke not in {index for index, _check in found}
+    again = log.append(log.world.keys["supplier"], "contract.delivered", "contract/HM-1",
+                       {"milestone_id": "m2", "delivered_on": "2026-07-03"},
+                       nonce=encoding.decode(log.decoded(replayed)["envelope"])["nonce"])
+    assert (again, "nonce") in set(log.findings())
+
+
+def test_a_log_that_does_not_open_with_the_operator_is_named(log: Log) -> None:
+    log.leaves = log.leaves[2:]
+    found = set(log.findings())
+    assert (0, "genesis") in found and (1, "genesis") in found
+
+
+def test_a_fresh_ledger_audits_clean(tmp_path: Path) -> None:
+    served = Served(tmp_path / "var", free_port())
+    init_data_dir(served.data_dir)
+    served.start()
+    try:
+        served.wait_for_checkpoint(2)
+        code, report = audit("--server", served.url, "--log-key", served.log_vkey)
+    finally:
+        served.stop()
+    assert code == 0, report["findings"]
+    assert report["tree_size"] == 2 and report["signatures_checked"] == 2

@@ -1,0 +1,195 @@
+"""``ledger verify``: an enterprise checks its contract by document hash, a finance bureau
+its receipts; neither trusts the server, and a forked log is caught with both checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.commands import verify as verify_command
+from ledger.keys import SignerKey
+from tests.cli.conftest import Served, TamperingProxy, cli, init_data_dir
+from tests.e2e.served_process import free_port
+
+LEAF_OF_PAYMENT = b"HMCZ-2025-07-0233"  # the ZJ-007 payment of 2025-07-20 in the demo
+
+
+def demo_file(served: Served, *parts: str) -> str:
+    return str(served.data_dir.joinpath("demo", *parts))
+
+
+def test_a_contract_is_verified_by_its_document_hash(demo_served: Served) -> None:
+    document = demo_file(demo_served, "documents", "HM-2025-ZJ-011.txt")
+    first = cli("--json", "verify", "--document", document, "--server", demo_served.url,
+                "--log-key", demo_served.log_vkey)
+    assert first.code == 0, first.err
+    result = first.json()
+    digest = hashlib.sha256(Path(document).read_bytes()).hexdigest()
+    assert result["document"]["sha256"] == digest
+    assert [(e["type"], e["fields"]) for e in result["events"]] == [
+        ("contract.signed", ["document_sha256"])]
+    history = result["histories"]["contract/HM-2025-ZJ-011"]
+    assert [e["type"] for e in history] == [
+        "contract.signed", "contract.countersigned", "contract.delivered", "contract.accepted",
+        "milestone.disputed", "payment.made", "dispute.resolved", "payment.made"]
+    assert result["consistent_with_size"] is None  # first run: remembered
+
+    again = cli("verify", "--document", document, "--server", demo_served.url,
+                "--log-key", demo_served.log_vkey)
+    assert again.code == 0, again.err
+    assert f"proven with the checkpoint of size {result['checkpoint']['size']}" in again.out
+    assert "8 event(s), each included, signed and chained" in again.out
+
+
+def test_a_commitment_document_and_a_consultation_record(demo_served: Served) -> None:
+    record = demo_file(demo_served, "documents", "HM-CN-2024-022-consultation.txt")
+    result = cli("--json", "verify", "--document", record, "--server", demo_served.url,
+                 "--log-key", demo_served.log_vkey)
+    assert result.code == 0, result.err
+    named = result.json()["events"]
+    assert [(e["type"], e["fields"]) for e in named] == [
+        ("commitment.changed", ["consultation.record_sha256"])]
+    history = result.json()["histories"]["commitment/HM-CN-2024-022"]
+    assert [e["type"] for e in history][-2:] == ["compensation.determined", "compensation.paid"]
+
+
+def test_a_receipt_is_verified_by_its_leaf_hash(demo_served: Served) -> None:
+    receipts = Path(demo_file(demo_served, "receipts.jsonl")).read_text().splitlines()
+    receipt = json.loads(receipts[0])
+    result = cli("--json", "verify", "--leaf-hash", receipt["leaf_hash"], "--server",
+                 demo_served.url, "--log-key", demo_served.log_vkey)
+    assert result.code == 0, result.err
+    event = result.json()["event"]
+    assert (event["leaf_index"], event["type"], event["body"]["payment_id"]) == (
+        receipt["leaf_index"], "payment.made", "HMCZ-2025-12-0031")
+    assert event["signer"].endswith("/treasury")
+
+
+@pytest.mark.parametrize("above", [64, 0], ids=["proofs", "tiles"])
+def test_a_receipts_file_is_checked_against_the_signed_tree(
+        demo_served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        above: int) -> None:
+    monkeypatch.setattr(verify_command, "TILE_STRATEGY_ABOVE", above)
+    receipts = Path(demo_file(demo_served, "receipts.jsonl"))
+    result = cli("--json", "verify", "--receipts", str(receipts), "--server", demo_served.url,
+                 "--log-key", demo_served.log_vkey)
+    assert result.code == 0, result.err
+    assert result.json()["receipts"]["verified"] == 4
+    forged = tmp_path / "forged.jsonl"
+    lines = receipts.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["leaf_hash"] = "00" * 32
+    forged.write_text("\n".join([lines[0], json.dumps(record), *lines[2:]]) + "\n")
+    refused = cli("verify", "--receipts", str(forged), "--server", demo_served.url,
+                  "--log-key", demo_served.log_vkey)
+    assert refused.code == 1
+    assert f"leaf {record['leaf_index']}" in refused.err
+
+
+def test_what_the_log_does_not_hold_fails_with_1(demo_served: Served, tmp_path: Path) -> None:
+    unknown = tmp_path / "unknown-contract.txt"
+    unknown.write_text("合同编号 HM-2025-XX-999\n", encoding="utf-8")
+    result = cli("verify", "--document", str(unknown), "--server", demo_served.url,
+                 "--log-key", demo_served.log_vkey)
+    assert result.code == 1
+    assert "no event in the log names document" in result.err
+    missing = cli("verify", "--leaf-hash", "ab" * 32, "--server", demo_served.url,
+                  "--log-key", demo_served.log_vkey)
+    assert missing.code == 1 and "is not in the log" in missing.err
+
+
+def test_the_log_key_is_required_and_checked(demo_served: Served, tmp_path: Path) -> None:
+    document = demo_file(demo_served, "documents", "HM-2025-GX-014.txt")
+    without = cli("verify", "--document", document, "--server", demo_served.url)
+    assert without.code == 2 and "--log-key" in without.err
+    impostor = SignerKey.generate("commitment-ledger.local/log").verifier.vkey
+    wrong = cli("verify", "--document", document, "--server", demo_served.url,
+                "--log-key", impostor)
+    assert wrong.code == 1 and "VERIFICATION FAILED" in wrong.err
+    key_file = tmp_path / "log.vkey"
+    key_file.write_text(demo_served.log_vkey + "\n")
+    from_file = cli("verify", "--document", document, "--server", demo_served.url,
+                    "--log-key", str(key_file))
+    assert from_file.code == 0, from_file.err
+    unreachable = cli("verify", "--document", document, "--server", "http://127.0.0.1:9",
+                      "--log-key", str(key_file))
+    assert unreachable.code == 3
+
+
+def test_an_entry_served_altered_is_refused(demo_served: Served) -> None:
+    def alter(path: str, body: bytes) -> bytes:
+        if path.startswith(("/v1/log/entries/", "/v1/log/tile/entries/")):
+            return body.replace(LEAF_OF_PAYMENT, b"HMCZ-2025-07-0833")
+        return body
+
+    with TamperingProxy(demo_served.url, alter) as proxy:
+        document = demo_file(demo_served, "documents", "HM-2025-ZJ-007.txt")
+        result = cli("verify", "--document", document, "--server", proxy.url,
+                     "--log-key", demo_served.log_vkey)
+    assert result.code == 1
+    assert "is not the leaf the signed tree holds" in result.err
+
+
+def post_lpr(served: Served, tmp_path: Path, name: str, effective_on: str,
+             basis_points: int) -> dict[str, object]:
+    description = tmp_path / f"{name}.json"
+    description.write_text(json.dumps({"type": "rate.lpr_published", "stream": "reference/lpr",
+                                       "body": {"effective_on": effective_on,
+                                                "one_year_bp": basis_points}}))
+    result = cli("post", str(description), "--key", str(served.operator_key), "--server",
+                 served.url)
+    assert result.code == 0, result.err
+    receipt: dict[str, object] = json.loads(result.out.splitlines()[0])
+    served.wait_for_checkpoint(int(str(receipt["leaf_index"])) + 1)
+    return receipt
+
+
+def test_a_fork_is_caught_with_both_checkpoints(tmp_path: Path) -> None:
+    # Two copies of one log, served in turn at the same address with the same log key.
+    honest = Served(tmp_path / "a" / "var", free_port())
+    init_data_dir(honest.data_dir)
+    honest.start()
+    post_lpr(honest, tmp_path, "common", "2024-10-21", 310)
+    honest.stop()
+    fork = honest.copy_to(tmp_path / "b" / "var")
+    honest.start()
+    try:
+        shown = post_lpr(honest, tmp_path, "honest", "2025-05-20", 300)
+        first = cli("verify", "--leaf-hash", str(shown["leaf_hash"]), "--server", honest.url,
+                    "--log-key", honest.log_vkey)
+        assert first.code == 0, first.err
+        remembered = _checkpoint_text(honest)
+    finally:
+        honest.stop()
+    fork.start()
+    try:
+        rewritten = post_lpr(fork, tmp_path, "forked", "2025-05-20", 250)
+        post_lpr(fork, tmp_path, "more", "2025-06-20", 250)
+        presented = _checkpoint_text(fork)
+        caught = cli("verify", "--leaf-hash", str(rewritten["leaf_hash"]), "--server", fork.url,
+                     "--log-key", fork.log_vkey)
+        audited = cli("audit", "--server", fork.url, "--log-key", fork.log_vkey,
+                      "--as-of", "2026-12-31")
+    finally:
+        fork.stop()
+    assert caught.code == 1
+    assert "FORK EVIDENCE" in caught.out
+    assert remembered in caught.out and presented in caught.out
+    evidence = sorted((tmp_path / "state" / "evidence").glob("fork-*.json"))
+    saved = json.loads(evidence[0].read_text())
+    assert (saved["remembered_checkpoint"], saved["presented_checkpoint"]) == (
+        remembered, presented)
+    # The audit of the forked server finds its own log sound, and the fork all the same.
+    assert audited.code == 1
+    assert "fork" in audited.out and remembered in audited.out and presented in audited.out
+
+
+def _checkpoint_text(served: Served) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(served.url + "/v1/log/checkpoint", timeout=5) as response:
+        text: str = response.read().decode()
+    return text
