@@ -405,15 +405,16 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
         svc = Services(settings, the_ledger, the_log, committer, metrics, time.monotonic(),
                        store, runner)
         app[SERVICES] = svc
-        tasks = [asyncio.create_task(_checkpoint_loop(svc), name="checkpointer"),
-                 asyncio.create_task(_projection_loop(svc), name="projections")]
+        stopping = asyncio.Event()
+        tasks = [asyncio.create_task(_checkpoint_loop(svc, stopping), name="checkpointer"),
+                 asyncio.create_task(_projection_loop(svc, stopping), name="projections")]
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Let the loops finish the work they have on worker threads before the
+            # connections they use are closed (cancelling would not stop a thread).
+            stopping.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await committer.stop()
             await asyncio.to_thread(store.close)
             if own:
@@ -423,30 +424,35 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
     return app
 
 
-async def _projection_loop(svc: Services) -> None:
+async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+
+
+async def _projection_loop(svc: Services, stopping: asyncio.Event) -> None:
     """Keep the read models following the log (queries also catch up on demand)."""
     interval = max(svc.settings.checkpoint_interval, 0.2)
-    while True:
+    while not stopping.is_set():
         try:
             folded = await asyncio.to_thread(svc.runner.run_once)
         except Exception:
             log.exception("projection runner failed; retrying")
             folded = 0
         if not folded:
-            await asyncio.sleep(interval)
+            await _pause(stopping, interval)
 
 
-async def _checkpoint_loop(svc: Services) -> None:
+async def _checkpoint_loop(svc: Services, stopping: asyncio.Event) -> None:
     if svc.log.checkpointer is None or svc.settings.checkpoint_interval <= 0:
         return
-    while True:
+    while not stopping.is_set():
         try:
             await asyncio.to_thread(svc.log.sign_checkpoint)
         except LedgerError as error:
             log.error("checkpoint refused: %s", error)
         except Exception:
             log.exception("checkpoint signing failed")
-        await asyncio.sleep(svc.settings.checkpoint_interval)
+        await _pause(stopping, svc.settings.checkpoint_interval)
 
 
 def msgpack_body(value: Any) -> bytes:
