@@ -14,7 +14,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.envelope import Submission
-from ledger.errors import AlreadyExists, NonceReused
+from ledger.errors import NonceReused
 from tests.factories import World, contract_body, make_world
 
 STREAM = "contract/RACE-1"
