@@ -34,7 +34,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .. import encoding, merkle
@@ -243,14 +243,42 @@ class Replay:
     def _check_signer(self, index: int, envelope: Envelope, submission: Submission,
                       recorded_at: str, head: _Head | None,
                       schema_ok: bool) -> list[SignatureJob]:
-        signer = envelope.signer
+        """Timing, nonce, key, then authority and rules; the signature checks to run."""
+        recorded = self._check_timing(index, envelope, recorded_at)
+        if recorded is None:
+            return []
+        self._check_nonce(index, envelope)
+        party_id = key_party_id(envelope.signer)
         jobs: list[SignatureJob] = []
+        if index < 2:
+            # The log opens with the operator's party and key, both signed by that key.
+            key = self._genesis_key(index, envelope, submission)
+            signer = SignerInfo(envelope.signer, party_id, ("operator",),
+                                {"party_id": party_id, "kind": "operator", "keys": {}})
+            if index == 1 and key is not None and self._genesis is not None:
+                jobs.append(_job(self._genesis[0], key, self._genesis[2]))
+            # Leaf 0 is checked with the key leaf 1 registers.
+            usable = self._genesis is not None and (index == 0 or key is not None)
+        else:
+            found = self._registered_key(index, envelope, recorded_at, recorded)
+            if found is None:
+                return jobs
+            key, signer = found
+            usable = True
+        if key is not None and usable:
+            jobs.append(_job(index, key, submission))
+        if usable and schema_ok:
+            self._check_decision(index, envelope, head, signer)
+        return jobs
+
+    def _check_timing(self, index: int, envelope: Envelope,
+                      recorded_at: str) -> datetime | None:
         try:
             recorded = parse_instant(recorded_at)
             signed = parse_instant(envelope.signed_at)
         except ValueError as error:
             self._find(index, "leaf", f"recorded_at or signed_at is not an instant: {error}")
-            return jobs
+            return None
         if signed > recorded + self.future_skew:
             self._find(index, "signed_at", f"signed_at {envelope.signed_at} is ahead of "
                        f"recorded_at {recorded_at} by more than the allowed skew")
@@ -258,54 +286,38 @@ class Replay:
             self._find(index, "signed_at", f"signed_at {envelope.signed_at} is older than "
                        f"the acceptance window ({self.acceptance_window.days} days) at "
                        f"recorded_at {recorded_at}")
-        nonce_key = (signer, envelope.nonce)
+        return recorded
+
+    def _check_nonce(self, index: int, envelope: Envelope) -> None:
+        nonce_key = (envelope.signer, envelope.nonce)
         first_use = self.nonces.get(nonce_key)
         if first_use is not None:
-            self._find(index, "nonce", f"nonce {envelope.nonce.hex()} of {signer} was "
-                       f"already used by leaf {first_use}")
+            self._find(index, "nonce", f"nonce {envelope.nonce.hex()} of {envelope.signer} "
+                       f"was already used by leaf {first_use}")
         else:
             self.nonces[nonce_key] = index
 
-        party_id = key_party_id(signer)
-        roles: tuple[str, ...]
-        party_state: State
-        if index < 2:
-            # The log opens with the operator's party and key, both signed by that key.
-            key = self._genesis_key(index, envelope, submission)
-            roles = ("operator",)
-            party_state = {"party_id": party_id, "kind": "operator", "keys": {}}
-            signer_info = SignerInfo(signer, party_id, roles, party_state)
-            if index == 0:
-                if self._genesis is not None and schema_ok:
-                    self._check_decision(index, envelope, head, signer_info)
-                return jobs  # leaf 1 registers the key that checks this signature
-            if key is None:
-                return jobs
-            if self._genesis is not None:
-                jobs.append(_job(self._genesis[0], key, self._genesis[2]))
-        else:
-            party_state = self.party(party_id) or {}
-            entry = party_state.get("keys", {}).get(signer)
-            if entry is None:
-                self._find(index, "key", f"signer {signer} is not a key registered before "
-                           "this leaf")
-                return jobs
-            try:
-                key = parse_vkey(entry["vkey"])
-            except LedgerError as error:
-                self._find(index, "key", f"the registered key {signer} is invalid: "
-                           f"{error.message}")
-                return jobs
-            roles = tuple(entry["roles"])
-            revoked_at = entry.get("revoked_at")
-            if revoked_at is not None and parse_instant(revoked_at) <= recorded:
-                self._find(index, "revoked", f"key {signer} was revoked effective "
-                           f"{revoked_at}, before recorded_at {recorded_at}")
-        jobs.append(_job(index, key, submission))
-        if schema_ok:
-            self._check_decision(index, envelope, head,
-                                 SignerInfo(signer, party_id, roles, party_state))
-        return jobs
+    def _registered_key(self, index: int, envelope: Envelope, recorded_at: str,
+                        recorded: datetime) -> tuple[VerifierKey, SignerInfo] | None:
+        """The signer's key as registered before this leaf, and not revoked by then."""
+        party_id = key_party_id(envelope.signer)
+        party_state = self.party(party_id) or {}
+        entry = party_state.get("keys", {}).get(envelope.signer)
+        if entry is None:
+            self._find(index, "key", f"signer {envelope.signer} is not a key registered "
+                       "before this leaf")
+            return None
+        try:
+            key = parse_vkey(entry["vkey"])
+        except LedgerError as error:
+            self._find(index, "key", f"the registered key {envelope.signer} is invalid: "
+                       f"{error.message}")
+            return None
+        revoked_at = entry.get("revoked_at")
+        if revoked_at is not None and parse_instant(revoked_at) <= recorded:
+            self._find(index, "revoked", f"key {envelope.signer} was revoked effective "
+                       f"{revoked_at}, before recorded_at {recorded_at}")
+        return key, SignerInfo(envelope.signer, party_id, tuple(entry["roles"]), party_state)
 
     def _genesis_key(self, index: int, envelope: Envelope,
                      submission: Submission) -> VerifierKey | None:

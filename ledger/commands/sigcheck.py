@@ -3,7 +3,10 @@
 The audit's replay decides, in log order, which registered key must have signed each
 leaf; the Ed25519 checks themselves are independent, so they run here in worker
 processes (``spawn``: no inherited threads or connections) while the replay goes on.
-Small logs are checked in-process: starting workers would cost more than it saves.
+With ``processes = n`` there are n - 1 workers, and the main process, between replay
+steps, checks a chunk itself whenever the workers are behind: all n cores stay busy
+whichever of replay and verification is the slower. Small logs are checked in-process:
+starting workers would cost more than it saves.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class SignatureChecker:
 
     def __init__(self, processes: int, expected_jobs: int) -> None:
         self.processes = max(1, processes) if expected_jobs >= POOL_THRESHOLD else 1
+        self.workers = self.processes - 1
         self._pool: ProcessPoolExecutor | None = None
         self._buffer: list[SignatureJob] = []
         self._pending: deque[Future[list[int]]] = deque()
@@ -55,15 +59,18 @@ class SignatureChecker:
         if not chunk:
             return
         self.checked += len(chunk)
-        if self.processes == 1:
+        if self.workers == 0:
             self.bad += verify_chunk(chunk)
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"))
-        self._pending.append(self._pool.submit(verify_chunk, chunk))
-        while len(self._pending) > 2 * self.processes:
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        while self._pending and self._pending[0].done():
             self.bad += self._pending.popleft().result()
+        if len(self._pending) >= 2 * self.workers:
+            self.bad += verify_chunk(chunk)  # the workers are behind: help them
+        else:
+            self._pending.append(self._pool.submit(verify_chunk, chunk))
 
     def finish(self) -> list[int]:
         """Wait for every chunk; the bad indices in ascending order."""
