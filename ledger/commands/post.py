@@ -411,6 +411,7 @@ class ReceiptsFile:
 @dataclass
 class PostResult:
     posted: int = 0
+    already: int = 0  # in batches the server answered 200: all of them recorded before
     skipped: int = 0
     batches: int = 0
     rejected: list[tuple[Item, dict[str, Any]]] = field(default_factory=list)
@@ -425,9 +426,11 @@ def post_items(client: LedgerClient, items: Sequence[Item], receipts: ReceiptsFi
     task = progress.add_task("posting", total=len(pending)) if progress is not None else None
     for start in range(0, len(pending), batch_size):
         batch = pending[start:start + batch_size]
-        accepted = _post_batch(client, batch, keep_going, result)
+        status, accepted = _post_batch(client, batch, keep_going, result)
         receipts.write([item.receipt_line(receipt) for item, receipt in accepted])
         result.posted += len(accepted)
+        if status == 200:
+            result.already += len(accepted)
         result.batches += 1
         if progress is not None:
             progress.advance(task, len(batch))
@@ -435,10 +438,11 @@ def post_items(client: LedgerClient, items: Sequence[Item], receipts: ReceiptsFi
 
 
 def _post_batch(client: LedgerClient, batch: list[Item], keep_going: bool,
-                result: PostResult) -> list[tuple[Item, dict[str, Any]]]:
+                result: PostResult) -> tuple[int, list[tuple[Item, dict[str, Any]]]]:
+    """(HTTP status, receipts) of one batch; refused items dropped with --keep-going."""
     while batch:
         try:
-            _status, receipts = client.post_batch([item.submission for item in batch])
+            status, receipts = client.post_batch([item.submission for item in batch])
         except ServerRefused as refused:
             failed = {int(e["index"]): e for e in refused.item_errors
                       if isinstance(e.get("index"), int) and 0 <= e["index"] < len(batch)}
@@ -454,8 +458,8 @@ def _post_batch(client: LedgerClient, batch: list[Item], keep_going: bool,
             result.rejected += [(batch[i], e) for i, e in sorted(failed.items())]
             batch = [item for i, item in enumerate(batch) if i not in failed]
             continue
-        return list(zip(batch, receipts, strict=True))
-    return []
+        return status, list(zip(batch, receipts, strict=True))
+    return 0, []
 
 
 def _reason(problem: dict[str, Any]) -> str:
@@ -565,10 +569,12 @@ def choose_signed_at(flag: str | None, signer: str, content_sha256: str, source:
 
 def _summarise(args: argparse.Namespace, result: PostResult, total: int) -> int:
     where = args.receipts or "stdout"
-    summary = {"events": total, "posted": result.posted, "skipped": result.skipped,
-               "batches": result.batches, "rejected": len(result.rejected),
-               "receipts": where}
-    note(f"{result.posted} event(s) posted in {result.batches} batch(es); "
+    summary = {"events": total, "posted": result.posted, "already_recorded": result.already,
+               "skipped": result.skipped, "batches": result.batches,
+               "rejected": len(result.rejected), "receipts": where}
+    again = (f" ({result.already} of them recorded before: answered with their original "
+             "receipts)" if result.already else "")
+    note(f"{result.posted} event(s) posted in {result.batches} batch(es){again}; "
          f"{result.skipped} already had receipts; receipts: {where}")
     for item, problem in result.rejected:
         note(f"  refused {item.label}: {_reason(problem)}")

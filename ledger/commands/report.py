@@ -73,7 +73,7 @@ TABLES: dict[str, list[Column]] = {
     ],
 }
 PARTY_COLUMNS = {"payer", "payee", "party", "beneficiary"}
-WRAPPED = PARTY_COLUMNS | {"responsible", "detail"}  # the others stay on one line
+WRAPPED = {"responsible", "detail"}  # the others stay on one line
 
 
 def add_parser(subparsers: Any) -> None:
@@ -221,7 +221,10 @@ def print_table(view: str, document: dict[str, Any], names: dict[str, str]) -> N
         table.add_row(*[("total" if i == 0 else
                          yuan(totals.get(cells[h])) if h in cells else "")
                         for i, (h, _c, _r) in enumerate(columns)])
-    Console(width=max(Console().width, 160)).print(table)
+    console = Console()
+    if not console.is_terminal:  # a file or pipe: no terminal width to fit, keep rows whole
+        console = Console(width=240)
+    console.print(table)
 
 
 def _named(heading: str, value: str, names: dict[str, str]) -> str:

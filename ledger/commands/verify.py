@@ -92,12 +92,18 @@ class EventVerifier:
         self._events: dict[int, VerifiedEvent] = {}
         self._party_streams: dict[str, list[dict[str, Any]]] = {}
 
-    def included(self, index: int, expected_hash: bytes | None = None) -> tuple[bytes, bytes]:
-        """The leaf bytes at ``index``, proven to be in the signed tree; (leaf, leaf hash)."""
+    def included(self, index: int, expected_hash: bytes | None = None,
+                 proof: dict[str, Any] | None = None) -> tuple[bytes, bytes]:
+        """The leaf bytes at ``index``, proven to be in the signed tree; (leaf, leaf hash).
+
+        ``proof``: an inclusion proof the server already sent (used when it is for this
+        checkpoint's tree size; verified all the same).
+        """
         if not 0 <= index < self.checkpoint.size:
             raise VerificationError(f"leaf {index} is not below the checkpoint's tree size "
                                     f"{self.checkpoint.size}", index=index)
-        proof = self.client.inclusion(index=index, tree_size=self.checkpoint.size)
+        if proof is None or proof.get("tree_size") != self.checkpoint.size:
+            proof = self.client.inclusion(index=index, tree_size=self.checkpoint.size)
         if proof.get("leaf_index") != index:
             raise VerificationError(f"asked for the proof of leaf {index}, got one for "
                                     f"{proof.get('leaf_index')!r}", index=index)
@@ -112,7 +118,8 @@ class EventVerifier:
                                     "signed tree holds", index=index)
         return leaf, proven
 
-    def event(self, index: int, expected_hash: bytes | None = None) -> VerifiedEvent:
+    def event(self, index: int, expected_hash: bytes | None = None,
+              proof: dict[str, Any] | None = None) -> VerifiedEvent:
         """Leaf ``index``: included, canonical, and signed by a key registered before it."""
         known = self._events.get(index)
         if known is not None:
@@ -120,7 +127,7 @@ class EventVerifier:
                 raise VerificationError(f"leaf {index} does not have hash "
                                         f"{expected_hash.hex()}", index=index)
             return known
-        leaf, digest = self.included(index, expected_hash)
+        leaf, digest = self.included(index, expected_hash, proof)
         try:
             item = encoding.decode(leaf)
             submission = Submission(item["envelope"], item["signature"])
@@ -310,7 +317,8 @@ def verify_document(verifier: EventVerifier, path: Path) -> dict[str, Any]:
         index = int(row["leaf_index"])
         if index >= verifier.checkpoint.size:
             continue  # recorded after the checkpoint; the next run will see it
-        event = verifier.event(index)
+        inclusion = row.get("inclusion") if isinstance(row.get("inclusion"), dict) else None
+        event = verifier.event(index, proof=inclusion)
         fields = [name for name, value in named_documents(event.body) if value == digest]
         if not fields:
             raise VerificationError(f"the server lists leaf {index} for document {digest}, "
