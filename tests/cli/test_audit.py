@@ -15,6 +15,7 @@ import pytest
 from ledger import encoding, merkle
 from ledger.application import encode_leaf
 from ledger.commands.audit import Replay
+from ledger.commands import sigcheck
 from ledger.commands.sigcheck import verify_chunk
 from ledger.envelope import sign_envelope
 from ledger.keys import SignerKey
@@ -271,3 +272,21 @@ def test_a_fresh_ledger_audits_clean(tmp_path: Path) -> None:
         served.stop()
     assert code == 0, report["findings"]
     assert report["tree_size"] == 2 and report["signatures_checked"] == 2
+
+
+def test_signature_checks_are_spread_over_worker_processes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sigcheck, "CHUNK", 16)
+    key = SignerKey.from_seed(f"{SUPPLIER_ID}/bench", bytes(range(32)))
+    jobs = []
+    for i in range(300):
+        signed = sign_envelope(key, "contract.delivered", "contract/HM-1",
+                               {"milestone_id": "m1", "delivered_on": "2026-07-01"},
+                               signed_at="2026-11-25T08:00:00Z", nonce=i.to_bytes(16, "big"))
+        signature = signed.signature if i % 37 else bytes(64)
+        jobs.append((i, key.name, key.public, signed.envelope_bytes, signature))
+    checker = sigcheck.SignatureChecker(2, sigcheck.POOL_THRESHOLD)
+    for job in jobs:
+        checker.add(job)
+    assert checker.finish() == list(range(0, 300, 37))
+    assert (checker.processes, checker.workers, checker.checked) == (2, 1, 300)

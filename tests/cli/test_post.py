@@ -193,6 +193,7 @@ def test_receipts_and_reruns_record_each_payment_once(served: Served, tmp_path: 
     third = cli("post", str(source), "--key", str(keys["finance"]), "--server", served.url,
                 "--receipts", str(elsewhere))
     assert third.code == 0, third.err
+    assert "(3 of them recorded before: answered with their original receipts)" in third.err
     assert read_receipts(elsewhere) == lines  # the server answered with the same receipts
     assert served.tree_size() == size
     assert Counter(p["payment_id"] for p in payment_events(served)) == {"P1": 1, "P2": 1,
