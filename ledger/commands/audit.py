@@ -41,11 +41,12 @@ from .. import encoding, merkle
 from ..application import parse_vkey
 from ..catalogue import check_stream_name, opens_stream, validate_event
 from ..domain import SignerInfo, State, check_authority, check_rules, evolve, key_party_id
-from ..envelope import MAX_ENVELOPE_BYTES, Envelope, Submission
+from ..envelope import Envelope, Submission
 from ..errors import LedgerError
 from ..keys import VerifierKey
 from ..records import LoggedEvent
 from ..timeutil import parse_instant
+from ..verify import LeafInvalid, VerifiedLeaf, decode_leaf, leaf_envelope_bytes
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -64,8 +65,6 @@ from .sigcheck import SignatureChecker, SignatureJob
 
 NAME = "audit"
 MAX_LEAF_BYTES = 65_535
-LEAF_FIELDS = frozenset({"v", "stream", "version", "type", "recorded_at", "envelope",
-                         "signature", "prev"})
 SHOWN_FINDINGS = 50
 
 
@@ -166,36 +165,20 @@ class Replay:
         if len(leaf) > MAX_LEAF_BYTES:
             self._find(index, "size", f"leaf is {len(leaf)} bytes; at most {MAX_LEAF_BYTES}")
         try:
-            item = encoding.decode(leaf)
-        except LedgerError as error:
-            self._find(index, "canonical", f"leaf is not canonical msgpack: {error.message}")
-            self._stop_projections(f"leaf {index} cannot be decoded")
-            return []
-        shape = _leaf_shape_problem(item)
-        if shape is not None:
-            self._find(index, "leaf", shape)
+            decoded = decode_leaf(leaf)
+        except LeafInvalid as error:
+            self._find(index, "leaf", error.message)
+            self._skip(leaf, leaf_hash)
             self._stop_projections(f"leaf {index} is malformed")
             return []
-        stream: str = item["stream"]
-        version: int = item["version"]
-        type_: str = item["type"]
-        recorded_at: str = item["recorded_at"]
+        stream, version = decoded.stream, decoded.version
+        type_, recorded_at, envelope = decoded.type, decoded.recorded_at, decoded.envelope
         head = self.heads.get(stream)
-        self._check_chain(index, item, head)
-        submission = Submission(item["envelope"], item["signature"])
-        try:
-            envelope = submission.decode()
-        except LedgerError as error:
-            self._find(index, "envelope", f"envelope is not valid: {error.message}")
-            self._advance(stream, version, leaf_hash, head, None)
-            self._stop_projections(f"leaf {index} has an invalid envelope")
-            return []
-        if envelope.type != type_ or envelope.stream != stream:
-            self._find(index, "envelope", f"the leaf says {type_} in {stream}; the signed "
-                       f"envelope says {envelope.type} in {envelope.stream}")
+        self._check_chain(index, stream, version, decoded.prev, head)
         if envelope.expect_version is not None and envelope.expect_version != version - 1:
             self._find(index, "chain", f"the envelope expected {stream} to hold "
                        f"{envelope.expect_version} events; it held {version - 1}")
+        submission = Submission(leaf_envelope_bytes(leaf), decoded.signature)
         schema_ok = self._check_schema(index, envelope)
         jobs = self._check_signer(index, envelope, submission, recorded_at, head, schema_ok)
         state = head.state if head is not None else None
@@ -206,12 +189,12 @@ class Replay:
             except Exception as exc:  # fail closed: a state the rules cannot fold
                 self._find(index, "rule", f"the event cannot be applied to {stream}: {exc!r}")
         self._advance(stream, version, leaf_hash, head, state)
-        self._project(index, leaf_hash, item, envelope)
+        self._project(index, leaf_hash, decoded)
         return jobs
 
     # The parts ------------------------------------------------------------------
-    def _check_chain(self, index: int, item: dict[str, Any], head: _Head | None) -> None:
-        stream, version, prev = item["stream"], item["version"], item["prev"]
+    def _check_chain(self, index: int, stream: str, version: int, prev: bytes | None,
+                     head: _Head | None) -> None:
         expected_version = 1 if head is None else head.version + 1
         if version != expected_version:
             self._find(index, "chain", f"{stream} version {version}; the stream's next "
@@ -222,6 +205,17 @@ class Replay:
             wanted = "nil (first event)" if expected_prev is None else expected_prev.hex()
             self._find(index, "chain", f"prev is {shown}; the previous leaf of {stream} "
                        f"hashes to {wanted}")
+
+    def _skip(self, leaf: bytes, leaf_hash: bytes) -> None:
+        """Keep the chain of a leaf that cannot be checked, so its successor is not blamed."""
+        try:
+            item = encoding.decode(leaf)
+            stream, version = item["stream"], item["version"]
+        except Exception:
+            return
+        if isinstance(stream, str) and isinstance(version, int):
+            head = self.heads.get(stream)
+            self._advance(stream, version, leaf_hash, head, None if head is None else head.state)
 
     def _advance(self, stream: str, version: int, leaf_hash: bytes, head: _Head | None,
                  state: State | None) -> None:
@@ -363,47 +357,20 @@ class Replay:
         except Exception as exc:  # fail closed
             self._find(index, "rule", f"domain rules could not be decided: {exc!r}")
 
-    def _project(self, index: int, leaf_hash: bytes, item: dict[str, Any],
-                 envelope: Envelope) -> None:
+    def _project(self, index: int, leaf_hash: bytes, leaf: VerifiedLeaf) -> None:
         if self.projector is None or self.projector_note is not None:
             return
         try:
             self.projector.apply(LoggedEvent(
-                index=index, leaf_hash=leaf_hash, stream=item["stream"],
-                version=item["version"], type=item["type"], recorded_at=item["recorded_at"],
-                signer=envelope.signer, body=envelope.body, prev=item["prev"]))
+                index=index, leaf_hash=leaf_hash, stream=leaf.stream, version=leaf.version,
+                type=leaf.type, recorded_at=leaf.recorded_at, signer=leaf.envelope.signer,
+                body=leaf.envelope.body, prev=leaf.prev))
         except Exception as exc:
             self._stop_projections(f"leaf {index} could not be projected: {exc!r}")
 
 
 def _job(index: int, key: VerifierKey, submission: Submission) -> SignatureJob:
     return (index, key.name, key.public, submission.envelope_bytes, submission.signature)
-
-
-def _leaf_shape_problem(item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return "leaf is not a map"
-    if set(item) != LEAF_FIELDS:
-        missing = sorted(LEAF_FIELDS - set(item))
-        extra = sorted(set(item) - LEAF_FIELDS)
-        return f"leaf fields wrong: missing {missing}, unexpected {extra}"
-    if item["v"] != 1 or isinstance(item["v"], bool):
-        return f"leaf version {item['v']!r} is not 1"
-    for name in ("stream", "type", "recorded_at"):
-        if not isinstance(item[name], str):
-            return f"leaf field {name} is not text"
-    if isinstance(item["version"], bool) or not isinstance(item["version"], int) \
-            or item["version"] < 1:
-        return "leaf field version is not a positive integer"
-    for name in ("envelope", "signature"):
-        if not isinstance(item[name], bytes):
-            return f"leaf field {name} is not bytes"
-    if len(item["envelope"]) > MAX_ENVELOPE_BYTES:
-        return f"envelope of {len(item['envelope'])} bytes exceeds {MAX_ENVELOPE_BYTES}"
-    prev = item["prev"]
-    if prev is not None and (not isinstance(prev, bytes) or len(prev) != 32):
-        return "leaf field prev is neither nil nor a 32-byte hash"
-    return None
 
 
 # ---------------------------------------------------------------------------

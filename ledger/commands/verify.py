@@ -28,16 +28,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import encoding
 from ..client import LedgerClient, ServerRefused
 from ..envelope import Submission
-from ..errors import InvalidInput, LedgerError, VerificationError
+from ..errors import InvalidInput, VerificationError
 from ..keys import VerifierKey
 from ..merkle import CompactRange
 from ..note import Checkpoint
 from ..tiles import Tile, tiles_for_size
 from ..timeutil import parse_instant
-from ..verify import leaf_hash_of, verify_inclusion_document
+from ..verify import (
+    LeafInvalid,
+    decode_leaf,
+    leaf_envelope_bytes,
+    leaf_hash_of,
+    verify_inclusion_document,
+)
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -129,17 +134,14 @@ class EventVerifier:
             return known
         leaf, digest = self.included(index, expected_hash, proof)
         try:
-            item = encoding.decode(leaf)
-            submission = Submission(item["envelope"], item["signature"])
-            envelope = submission.decode()
-            event = VerifiedEvent(index, digest, item["stream"], item["version"], item["type"],
-                                  item["recorded_at"], envelope.signer, envelope.signed_at,
-                                  envelope.body, item["prev"])
-        except (LedgerError, KeyError, TypeError) as exc:
-            raise VerificationError(f"leaf {index} is malformed: {exc}", index=index) from exc
-        if (envelope.type, envelope.stream) != (event.type, event.stream):
-            raise VerificationError(f"leaf {index}: the leaf and its signed envelope disagree "
-                                    "on type or stream", index=index)
+            decoded = decode_leaf(leaf)
+        except LeafInvalid as error:
+            raise VerificationError(f"leaf {index}: {error.message}", index=index) from error
+        envelope = decoded.envelope
+        submission = Submission(leaf_envelope_bytes(leaf), decoded.signature)
+        event = VerifiedEvent(index, digest, decoded.stream, decoded.version, decoded.type,
+                              decoded.recorded_at, envelope.signer, envelope.signed_at,
+                              envelope.body, decoded.prev)
         key = self.signer_key(event)
         if not submission.verify_with(key):
             raise VerificationError(f"leaf {index}: the envelope signature does not verify "
@@ -183,11 +185,11 @@ class EventVerifier:
             return event
         if index == 1 and event.index == 0:
             leaf, digest = self.included(1)
-            item = encoding.decode(leaf)
-            envelope = Submission(item["envelope"], item["signature"]).decode()
-            return VerifiedEvent(1, digest, item["stream"], item["version"], item["type"],
-                                 item["recorded_at"], envelope.signer, envelope.signed_at,
-                                 envelope.body, item["prev"])
+            decoded = decode_leaf(leaf)
+            return VerifiedEvent(1, digest, decoded.stream, decoded.version, decoded.type,
+                                 decoded.recorded_at, decoded.envelope.signer,
+                                 decoded.envelope.signed_at, decoded.envelope.body,
+                                 decoded.prev)
         raise VerificationError(f"leaf {event.index} was signed by {event.signer}, which is "
                                 f"registered only later (leaf {index})", index=event.index)
 
