@@ -28,6 +28,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from projections.values import format_yuan
+
 from .uscc import complete_uscc
 
 
@@ -97,10 +99,6 @@ class DemoDocument:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}"
-
-
 BASIS_TEXT = {"acceptance": "验收合格", "delivery": "交付", "settlement": "结算"}
 
 
@@ -111,7 +109,7 @@ def contract_document(body: dict[str, Any]) -> DemoDocument:
         f"合同编号：{body['contract_id']}",
         f"采购人（甲方）：{buyer.name}（统一社会信用代码 {buyer.party_id}）",
         f"供应商（乙方）：{supplier.name}（统一社会信用代码 {supplier.party_id}）",
-        f"合同金额：人民币 {_yuan(body['value_fen'])} 元",
+        f"合同金额：人民币 {format_yuan(body['value_fen'])} 元",
         f"签订日期：{body['signed_on']}",
         f"付款依据：{BASIS_TEXT[body['payment_basis']]}",
     ]
@@ -120,7 +118,8 @@ def contract_document(body: dict[str, Any]) -> DemoDocument:
     if "acceptance_period_days" in body:
         lines.append(f"验收期限：交付后 {body['acceptance_period_days']} 日")
     for m in body["milestones"]:
-        lines.append(f"分项 {m['milestone_id']}：{m['description']}，{_yuan(m['amount_fen'])} 元")
+        amount = format_yuan(m["amount_fen"])
+        lines.append(f"分项 {m['milestone_id']}：{m['description']}，{amount} 元")
     lines.append(f"甲方经办部门：{body['responsible']['department']}，"
                  f"责任人：{body['responsible']['official']}")
     return DemoDocument(f"{body['contract_id']}.txt", "\n".join(lines) + "\n")
