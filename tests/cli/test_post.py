@@ -3,6 +3,7 @@ refusals, and re-runs after an interruption that record every payment exactly on
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from ledger.application import logged_event
 from ledger.client import LedgerClient
 from ledger.commands.logsource import ServerLog
 from ledger.commands.post import csv_nonce, items_from_csv, parse_payments_csv, parse_yuan
-from ledger.envelope import sign_envelope
+from ledger.envelope import Submission, sign_envelope
 from ledger.errors import InvalidInput
 from ledger.keys import SignerKey
 from tests.cli.conftest import Served, cli
@@ -343,3 +344,18 @@ def _lines(path: Path) -> int:
         return path.read_bytes().count(b"\n")
     except FileNotFoundError:
         return 0
+
+
+def test_a_csv_on_stdin_is_signed_offline(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    key_path, key = write_key(tmp_path, f"{FINANCE_ID}/finance")
+    data = (HEADER + "C0,P1,m1,12.34,2025-12-10,transfer,V-1,principal\n").encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    result = cli("post", "-", "--key", str(key_path), "--sign-only", "--signed-at", SIGNED_AT)
+    assert result.code == 0, result.err
+    [submission] = [Submission.from_wire(s) for s in json.loads(result.out)]
+    envelope = submission.decode()
+    assert (envelope.signer, envelope.signed_at, envelope.body["amount_fen"]) == (
+        key.name, SIGNED_AT, 1234)
+    assert envelope.nonce == csv_nonce(key.name, "contract/C0", "P1")
+    assert submission.verify_with(key.verifier)
