@@ -137,7 +137,7 @@ async def test_expect_version_races_on_one_stream(cluster: Cluster) -> None:
 async def test_conflicting_writes_from_16_clients(cluster: Cluster) -> None:
     """The same payment id, the same nonce, and plain payments, all at once."""
     site = cluster.site
-    rng = random.Random(7)  # noqa: S311 - a reproducible interleaving, not crypto
+    rng = random.Random(7)
     ack, outcomes = Acknowledged(), Counter[str]()
     contests: list[tuple[str, list[Submission]]] = []
     for i in range(24):  # one payment id, four different envelopes

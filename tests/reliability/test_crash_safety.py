@@ -167,7 +167,7 @@ async def resend_in_doubt(soak: Soak, base_url: str, recorded: Callable[[str], b
 
 
 async def soak_rounds(site: Site, rounds: int, seed: int) -> Soak:
-    soak = Soak(site, random.Random(seed))  # noqa: S311 - a reproducible fault schedule
+    soak = Soak(site, random.Random(seed))
     audit = LogAudit(site.database_url, site.log_key, site.signer_keys())
     server = start_server(site.data_dir, database_url=site.database_url)
     try:
