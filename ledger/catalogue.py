@@ -8,8 +8,8 @@ that is not positive) are 422 rule violations naming the rule.
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -196,7 +196,8 @@ def validate_map(value: Any, spec: Mapping[str, Field], path: str) -> None:
         raise WrongType(f"{path} must be a map", field=path)
     for name in value:
         if name not in spec:
-            raise UnknownField(f"{path}.{name} is not a field of this event", field=f"{path}.{name}")
+            raise UnknownField(f"{path}.{name} is not a field of this event",
+                               field=f"{path}.{name}")
     for name, field in spec.items():
         if name not in value:
             if field.required:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-DEFAULT_OPERATOR_ID = "12650500MB0000001P"  # a placeholder public-institution code; set --operator-id
+# A placeholder public-institution code; a real deployment sets --operator-id.
+DEFAULT_OPERATOR_ID = "12650500MB0000001P"
 
 
 @dataclass(frozen=True)

@@ -274,7 +274,7 @@ def _need_party(lookup: PartyLookup, party_id: str, field: str) -> State:
 def _need_stream(s: State | None, marker: str, stream: str) -> State:
     if not s or marker not in s:
         raise RuleViolation("UNKNOWN_STREAM", f"{stream} has not been opened "
-                            f"(no {marker.split('_')[0]} recorded)", stream=stream)
+                            f"(no {marker.split('_', maxsplit=1)[0]} recorded)", stream=stream)
     return s
 
 
@@ -287,8 +287,9 @@ def _milestone(s: State, mid: str) -> dict[str, Any]:
 
 
 def owed_on_milestone(m: dict[str, Any]) -> int:
-    base = m.get("settlement_fen", m["amount_fen"])
-    return max(base - m["written_off_fen"], 0)
+    base: int = m.get("settlement_fen", m["amount_fen"])
+    written_off: int = m["written_off_fen"]
+    return max(base - written_off, 0)
 
 
 def check_rules(type_: str, body: dict[str, Any], s: State | None, stream: str,
@@ -453,11 +454,11 @@ def _check_contract(type_: str, b: dict[str, Any], s: State) -> None:
         if b["amount_fen"] > m["amount_fen"]:
             raise RuleViolation("SETTLEMENT_EXCEEDS_MILESTONE", "settlement exceeds the "
                                 f"milestone amount {m['amount_fen']}", field="body.amount_fen")
-    elif type_ in ("receivable.confirmation_requested", "receivable.confirmed"):
-        if b["amount_fen"] > owed_on_milestone(m):
-            raise RuleViolation("RECEIVABLE_EXCEEDS_OWED", "amount exceeds what the milestone "
-                                "owes", field="body.amount_fen")
+    elif (type_ in ("receivable.confirmation_requested", "receivable.confirmed")
+          and b["amount_fen"] > owed_on_milestone(m)):
+        raise RuleViolation("RECEIVABLE_EXCEEDS_OWED", "amount exceeds what the milestone "
+                            "owes", field="body.amount_fen")
 
 
 def is_public_buyer(party: State | None) -> bool:
-    return bool(party) and party.get("kind") in PUBLIC_BUYER_KINDS  # type: ignore[union-attr]
+    return party is not None and party.get("kind") in PUBLIC_BUYER_KINDS

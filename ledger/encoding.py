@@ -48,7 +48,8 @@ def _canonical(value: Any, depth: int) -> Any:
 
 def encode(value: Any) -> bytes:
     """Canonical msgpack bytes of ``value``."""
-    return msgpack.packb(_canonical(value, 0), use_bin_type=True)
+    data: bytes = msgpack.packb(_canonical(value, 0), use_bin_type=True)
+    return data
 
 
 def _no_ext(code: int, data: bytes) -> Any:

@@ -31,9 +31,7 @@ class LedgerError(Exception):
             "code": self.code,
         }
         for key, value in self.detail.items():
-            if isinstance(value, bytes):
-                value = value.hex()
-            problem[key] = value
+            problem[key] = value.hex() if isinstance(value, bytes) else value
         return problem
 
 

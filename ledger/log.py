@@ -125,4 +125,4 @@ class Log:
         leaf = self.ledger.leaf(index)
         if leaf is None:
             raise EntryNotFound(f"no entry at index {index}")
-        return leaf
+        return bytes(leaf)

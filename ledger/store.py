@@ -98,7 +98,8 @@ def _write_leaves(cursor: Any, dialect: str, batch: PendingBatch, stored_events:
          for i, x in enumerate(ordered)],
     )
     cursor.executemany(
-        f"INSERT INTO nonces (signer, nonce, envelope_sha256, leaf_idx) VALUES ({p}, {p}, {p}, {p})",
+        "INSERT INTO nonces (signer, nonce, envelope_sha256, leaf_idx) "
+        f"VALUES ({p}, {p}, {p}, {p})",
         [(x.signer, x.nonce, x.envelope_sha256, size + i) for i, x in enumerate(ordered)],
     )
     if tree is not None:
@@ -134,7 +135,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         extra = _postgres_tables()
         if self.tree is not None:
             extra += self.tree.create_table_statements()
-        self.sql_create_statements.extend(SQL(s) for s in extra)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(
+            SQL(s).format() for s in extra)
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:

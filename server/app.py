@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import msgpack
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -30,7 +29,6 @@ from ledger.errors import (
 )
 from ledger.keys import SignerKey
 from ledger.log import Log
-
 from projections.runner import ProjectionRunner
 from projections.store import ProjectionStore
 
@@ -391,7 +389,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = ledger is None
-        the_ledger = ledger or await asyncio.to_thread(
+        the_ledger: Ledger = ledger if ledger is not None else await asyncio.to_thread(
             Ledger, settings.resolved_database_url)
         key = log_key
         if key is None and settings.log_key_path.exists():
@@ -455,5 +453,4 @@ async def _checkpoint_loop(svc: Services, stopping: asyncio.Event) -> None:
         await _pause(stopping, svc.settings.checkpoint_interval)
 
 
-def msgpack_body(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
+
