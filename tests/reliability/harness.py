@@ -147,6 +147,28 @@ def payment_id_of(submission: Submission) -> str:
     return str(envelope["body"]["payment_id"])
 
 
+def wait_until_quiet(database_url: str, timeout: float = 30.0) -> None:
+    """After a kill, wait until no other session is left on the database.
+
+    A killed client's PostgreSQL backend finishes a COMMIT it had already received before
+    it notices the closed socket, so the state that survived a crash is only final once
+    those backends are gone. (SQLite runs inside the process and dies with it.)
+    """
+    url = DatabaseURL.parse(database_url)
+    if url.dialect != "postgres":
+        return
+    conn = url.connect()
+    try:
+        deadline = time.monotonic() + timeout
+        while conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()").fetchone()[0]:
+            assert time.monotonic() < deadline, "the killed server's sessions did not end"
+            time.sleep(0.02)
+    finally:
+        conn.close()
+
+
 # ---------------------------------------------------------------------------
 # The auditor
 # ---------------------------------------------------------------------------
@@ -288,7 +310,8 @@ class ServedLog:
     async def verify_against(self, audit: AuditResult, seen: list[str],
                              receipts: list[dict[str, Any]]) -> str:
         """Check the served log against the audit; returns the newest checkpoint."""
-        assert await self.tree_size() == audit.size
+        served_size = await self.tree_size()
+        assert served_size == audit.size, f"serves {served_size} leaves, audited {audit.size}"
         newest = await self.checkpoint_of_size(audit.size)
         assert verify_checkpoint(newest, self.log_key).root == audit.root
         # Every checkpoint ever stored or shown to a client is extended by the newest.

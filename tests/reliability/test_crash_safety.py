@@ -50,6 +50,7 @@ from tests.reliability.harness import (
     payment_id_of,
     prepare_site,
     sample,
+    wait_until_quiet,
 )
 
 ROUNDS = env_int("LEDGER_SOAK_ROUNDS", 10)
@@ -73,6 +74,7 @@ class Soak:
     in_doubt_total: int = 0
     in_doubt_found: int = 0
     posted: int = 0
+    load_seconds: float = 0.0
 
     def next_payment(self, client: str) -> Submission:
         return self.site.payment(f"{client}-{next(self.ids)}")
@@ -172,8 +174,9 @@ async def soak_rounds(site: Site, rounds: int, seed: int) -> Soak:
     server = start_server(site.data_dir, database_url=site.database_url)
     try:
         for _ in range(rounds):
-            await load_until_killed(soak, server)
+            soak.load_seconds += await load_until_killed(soak, server)
             soak.rounds += 1
+            wait_until_quiet(site.database_url)
             result = audit.run(soak.ack)  # the server is dead: this is what survived
             server = start_server(site.data_dir, database_url=site.database_url)
             async with aiohttp.ClientSession() as http:
@@ -190,7 +193,9 @@ async def soak_rounds(site: Site, rounds: int, seed: int) -> Soak:
 
 def report(backend: str, soak: Soak, audit_size: int, seconds: float) -> str:
     acknowledged = len(soak.ack.receipts)
-    return (f"{backend}: {soak.rounds} SIGKILL rounds in {seconds:.1f}s; "
+    return (f"{backend}: {soak.rounds} SIGKILL rounds in {seconds:.1f}s "
+            f"({soak.load_seconds:.1f}s under load, "
+            f"{acknowledged / max(soak.load_seconds, 1e-9):.0f} payments/s); "
             f"{soak.posted} payments posted, {acknowledged} acknowledged and all present "
             f"exactly once; {soak.in_doubt_total} in doubt at a kill, "
             f"{soak.in_doubt_found} of them had been recorded; log size {audit_size}; "
