@@ -10,7 +10,6 @@ lookups take ``at`` to answer as known at a tree size.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any, TypedDict
 
 from ledger.records import LoggedEvent
@@ -28,21 +27,31 @@ class DocumentReference(TypedDict):
     type: str
 
 
-def named_documents(body: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """``(field path, hex digest)`` for every document hash in an event body."""
+def named_documents(body: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """``(field path, hex digest)`` for every document hash in an event body.
+
+    In key order at each level, depth first (list items by position).
+    """
+    found: list[tuple[str, str]] = []
+    _collect_documents(body, prefix, found)
+    return found
+
+
+def _collect_documents(body: dict[str, Any], prefix: str, found: list[tuple[str, str]]) -> None:
+    # Called for every event folded: field paths are only built where one can match.
     for key in sorted(body):
         value = body[key]
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            yield from named_documents(value, f"{path}.")
+        if isinstance(value, str):
+            if key.endswith("_sha256"):
+                digest = value.lower()
+                if _HEX_SHA256.fullmatch(digest):
+                    found.append((f"{prefix}{key}", digest))
+        elif isinstance(value, dict):
+            _collect_documents(value, f"{prefix}{key}.", found)
         elif isinstance(value, list):
             for position, item in enumerate(value):
                 if isinstance(item, dict):
-                    yield from named_documents(item, f"{path}.{position}.")
-        elif key.endswith("_sha256") and isinstance(value, str):
-            digest = value.lower()
-            if _HEX_SHA256.fullmatch(digest):
-                yield path, digest
+                    _collect_documents(item, f"{prefix}{key}.{position}.", found)
 
 
 class DocumentIndex:
