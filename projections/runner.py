@@ -59,8 +59,10 @@ class ProjectionRunner:
         limit = self.chunk if max_events is None else max_events
         if limit < 1:
             return 0
-        position = self.store.position()
-        stop = min(self.ledger.size(), position + limit)
+        return self._fold_from(self.store.position(), limit, self.ledger.size())
+
+    def _fold_from(self, position: int, limit: int, size: int) -> int:
+        stop = min(size, position + limit)
         if stop <= position:
             return 0
         start = position - 1 if position > 0 else 0
@@ -78,13 +80,14 @@ class ProjectionRunner:
         """Fold chunks until the store has reached the log's size when called."""
         target = self.ledger.size()
         total = 0
-        while True:
-            remaining = target - self.store.position()
-            if remaining <= 0:
-                break
-            total += self.run_once(min(self.chunk, remaining))
+        position = self.store.position()
+        while position < target:
+            folded = self._fold_from(position, self.chunk, target)
+            total += folded
+            # Folded nothing: another runner got there first; ask where the store is.
+            position = min(position + self.chunk, target) if folded else self.store.position()
             if progress is not None:
-                progress(self.store.position(), target)
+                progress(position, target)
         return total
 
     # -- background --------------------------------------------------------

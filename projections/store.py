@@ -11,12 +11,23 @@ Tables (owned here; nothing else writes them):
 ``proj_tracking(name, position, leaf_hash)``
     The tree size folded so far and the hash of its last leaf (to notice a store
     that was built from another log).
-``proj_subjects(subject, kind, payer, payee, first_index, last_index, state)``
-    One row per ``contract/``, ``commitment/`` or ``complaint/`` stream: its fold as
-    msgpack, its (payer, payee) from :func:`~projections.subjects.subject_parties`
-    (indexed, so a one-payer query reads only that payer's rows) and the leaf that
-    opened it (``first_index``: a query at tree size N reads rows with
-    ``first_index < N``).
+``proj_subjects(first_index, subject, kind, payer, payee, head)``
+    One row per ``contract/``, ``commitment/`` or ``complaint/`` stream, written when
+    its first event is folded and never rewritten: the leaf that opened it
+    (``first_index``, the row's key; a query at tree size N reads rows with
+    ``first_index < N``), its (payer, payee) from
+    :func:`~projections.subjects.subject_parties` (indexed, so a one-payer query reads
+    only that payer's rows) and its state without the facts (``head``, msgpack).
+``proj_facts(subject_index, leaf_index, ordinal, fact)``
+    The subjects' facts, one msgpack row per fact, appended as leaves are folded
+    (``subject_index`` is the subject's ``first_index``). A leaf that moves a state's
+    ``last_index`` without adding a fact gets a row whose ``fact`` is NULL. A subject's
+    state is its head, its facts in leaf order and ``last_index``; a query at tree size
+    N reads only facts below N. Appending small rows instead of rewriting a state per
+    leaf keeps the bytes written per leaf small and constant (SQLite's WAL is
+    page-granular). This rests on the folds of :mod:`projections.subjects` changing a
+    state after its opening leaf only by appending facts and moving ``last_index``
+    (a test pins it).
 ``proj_reference(id, last_index, leaf_hash, state)``
     The reference fold (calendar, LPR, parties) as one msgpack row, with the index and
     hash of the last reference leaf in it (readers keep it parsed while those hold).
@@ -27,8 +38,12 @@ Where they live: on PostgreSQL, in the ledger's own database beside ``leaves``. 
 SQLite, in a file beside the ledger's (``ledger.sqlite3`` -> ``ledger.projections.sqlite3``,
 see :func:`projection_path`), so that folding never takes the ledger file's write lock
 away from ingest; the projections are derived data and can be rebuilt from the log at
-any time. That file runs in WAL mode with ``synchronous=NORMAL``: a power loss may undo
-the last commits, never half of one, and the runner folds them again.
+any time. That file runs in WAL mode with ``synchronous=NORMAL``, and on PostgreSQL the
+writer commits with ``synchronous_commit = off``: a crash may undo the last commits,
+never half of one, and the runner folds those leaves again.
+
+The tables carry a schema version (``proj_schema``); a store opened on tables of
+another version drops and recreates them (they hold derived data only): rebuild.
 
 Exactly once: :meth:`ProjectionStore.apply` writes the view rows and the new tracking
 position in one transaction, after locking the tracking row (``BEGIN IMMEDIATE`` on
@@ -46,12 +61,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, cast
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack
 from psycopg import IsolationLevel
 
 from ledger.errors import InvalidInput
@@ -81,15 +96,20 @@ RULE_KINDS: dict[str, str] = {
     rules.COMPLAINT_UNANSWERED: "complaint",
 }
 
+SCHEMA_VERSION = 3
+
 _SQLITE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS proj_tracking ("
     " name TEXT PRIMARY KEY, position INTEGER NOT NULL, leaf_hash BLOB)",
     "CREATE TABLE IF NOT EXISTS proj_subjects ("
-    " subject TEXT PRIMARY KEY, kind TEXT NOT NULL, payer TEXT NOT NULL, payee TEXT NOT NULL,"
-    " first_index INTEGER NOT NULL, last_index INTEGER NOT NULL, state BLOB NOT NULL)",
+    " first_index INTEGER PRIMARY KEY, subject TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+    " payer TEXT NOT NULL, payee TEXT NOT NULL, head BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS proj_subjects_payer ON proj_subjects (payer, first_index)",
     "CREATE INDEX IF NOT EXISTS proj_subjects_payee ON proj_subjects (payee, first_index)",
     "CREATE INDEX IF NOT EXISTS proj_subjects_kind ON proj_subjects (kind, first_index)",
+    "CREATE TABLE IF NOT EXISTS proj_facts ("
+    " subject_index INTEGER NOT NULL, leaf_index INTEGER NOT NULL, ordinal INTEGER NOT NULL,"
+    " fact BLOB, PRIMARY KEY (subject_index, leaf_index, ordinal))",
     "CREATE TABLE IF NOT EXISTS proj_reference ("
     " id INTEGER PRIMARY KEY, last_index INTEGER NOT NULL, leaf_hash BLOB NOT NULL,"
     " state BLOB NOT NULL)",
@@ -101,8 +121,38 @@ _SQLITE_SCHEMA = (
 )
 
 _POSTGRES_SCHEMA = tuple(
-    statement.replace("BLOB", "BYTEA").replace("INTEGER NOT NULL", "BIGINT NOT NULL")
+    statement.replace("BLOB", "BYTEA")
+    .replace("INTEGER NOT NULL", "BIGINT NOT NULL")
+    .replace("INTEGER PRIMARY KEY", "BIGINT PRIMARY KEY")
     for statement in _SQLITE_SCHEMA
+)
+
+PROJECTION_TABLES = ("proj_tracking", "proj_subjects", "proj_facts", "proj_reference",
+                     "proj_documents")
+
+_SUBJECT_COLUMNS = (
+    ("first_index", "int8"),
+    ("subject", "text"),
+    ("kind", "text"),
+    ("payer", "text"),
+    ("payee", "text"),
+    ("head", "bytea"),
+)
+_FACT_COLUMNS = (
+    ("subject_index", "int8"),
+    ("leaf_index", "int8"),
+    ("ordinal", "int8"),
+    ("fact", "bytea"),
+)
+_DOCUMENT_COLUMNS = (
+    ("sha256", "text"),
+    ("leaf_index", "int8"),
+    ("ordinal", "int8"),
+    ("field", "text"),
+    ("leaf_hash", "text"),
+    ("stream", "text"),
+    ("version", "int8"),
+    ("type", "text"),
 )
 
 # Any 64-bit constant; serialises concurrent schema creation on PostgreSQL.
@@ -149,28 +199,35 @@ def decode_state(blob: bytes) -> Any:
     return msgpack.unpackb(blob, raw=False)
 
 
-def state_at(state: SubjectState, at: int | None) -> SubjectState:
-    """A subject's fold as it was at tree size ``at``: facts from leaves below ``at``.
+def split_state(state: SubjectState) -> dict[str, Any]:
+    """The head of a subject state: everything but its facts and ``last_index``."""
+    return {key: value for key, value in state.items() if key not in ("facts", "last_index")}
 
-    Every event of a subject stream after its opening one adds one fact, so the last
-    leaf folded is the last fact's (or the opening leaf when there is none).
-    """
-    if at is None:
-        return state
-    facts = [fact for fact in state["facts"] if fact["index"] < at]
-    restricted = cast(SubjectState, {**state, "facts": facts})
-    restricted["last_index"] = facts[-1]["index"] if facts else state["index"]
-    return restricted
+
+def join_state(
+    head: dict[str, Any], facts: Iterable[tuple[int, int, bytes | None]]
+) -> SubjectState:
+    """A subject state from its head and its ``(leaf_index, ordinal, fact)`` rows."""
+    last_index = int(head["index"])
+    folded = []
+    for leaf_index, _, blob in sorted(facts, key=lambda row: (row[0], row[1])):
+        if blob is not None:
+            folded.append(decode_state(bytes(blob)))
+        last_index = max(last_index, int(leaf_index))
+    state = cast(SubjectState, head)
+    state["facts"] = folded
+    state["last_index"] = last_index
+    return state
 
 
 @dataclass(slots=True)
 class _Chunk:
     """What one ``apply`` changes, written in its transaction."""
 
-    subjects: dict[str, SubjectState]
-    new: set[str]
-    dirty: set[str]
-    documents: list[tuple[Any, ...]]
+    subjects: dict[str, SubjectState] = field(default_factory=dict)
+    heads: list[tuple[Any, ...]] = field(default_factory=list)
+    facts: list[tuple[Any, ...]] = field(default_factory=list)
+    documents: list[tuple[Any, ...]] = field(default_factory=list)
     reference_leaf: LoggedEvent | None = None
 
 
@@ -217,12 +274,20 @@ class ProjectionStore:
     # -- connections -------------------------------------------------------
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self.dialect == "postgres" and (conn.closed or conn.broken):
+            with self._connections_lock:  # e.g. the server restarted: connect again
+                self._connections.remove(conn)
+            conn = None
         if conn is None:
             conn = self.url.connect()
             if self.dialect == "sqlite":
                 conn.isolation_level = None  # transactions are begun explicitly
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=30000")
+                # Fewer checkpoints (each one syncs the file) and the pages a chunk
+                # touches kept in memory: both measured to matter for catch-up.
+                conn.execute("PRAGMA cache_size=-65536")
+                conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
@@ -262,6 +327,14 @@ class ProjectionStore:
         with self._transaction(write=True) as cursor:
             if self.dialect == "postgres":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            cursor.execute("CREATE TABLE IF NOT EXISTS proj_schema (version INTEGER NOT NULL)")
+            row = cursor.execute("SELECT version FROM proj_schema").fetchone()
+            if row is None or int(row[0]) != SCHEMA_VERSION:
+                for table in PROJECTION_TABLES:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                cursor.execute("DELETE FROM proj_schema")
+                self._execute(cursor, "INSERT INTO proj_schema (version) VALUES (?)",
+                              (SCHEMA_VERSION,))
             for statement in _SQLITE_SCHEMA if self.dialect == "sqlite" else _POSTGRES_SCHEMA:
                 cursor.execute(statement)
             self._execute(
@@ -329,6 +402,9 @@ class ProjectionStore:
     def _apply_locked(self, events: Sequence[LoggedEvent], previous_leaf_hash: bytes | None) -> int:
         first = events[0].index
         with self._transaction(write=True) as cursor:
+            if self.dialect == "postgres":
+                # A crash may lose the last commits, whole: the runner folds them again.
+                cursor.execute("SET LOCAL synchronous_commit = off")
             position, tracked_hash = self._position(cursor, lock=True)
             if first > position:
                 raise ValueError(
@@ -394,26 +470,38 @@ class ProjectionStore:
         row = self._execute(cursor, "SELECT state FROM proj_reference WHERE id = 1").fetchone()
         return Reference() if row is None else Reference.from_dict(decode_state(bytes(row[0])))
 
-    def _load_states(self, cursor: Any, keys: Iterable[str]) -> dict[str, SubjectState]:
-        wanted = list(keys)
-        found: dict[str, SubjectState] = {}
+    def _select_in(
+        self, cursor: Any, statement: str, keys: Sequence[str] | Sequence[int]
+    ) -> Iterator[Sequence[Any]]:
+        """Rows of ``statement``, whose ``{match}`` is completed to match ``keys``."""
         if self.dialect == "postgres":
-            if wanted:
-                rows = self._execute(
-                    cursor,
-                    "SELECT subject, state FROM proj_subjects WHERE subject = ANY(?)",
-                    (wanted,),
-                ).fetchall()
-                found.update((row[0], decode_state(bytes(row[1]))) for row in rows)
-            return found
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ", ".join("?" * len(part))
-            rows = cursor.execute(
-                f"SELECT subject, state FROM proj_subjects WHERE subject IN ({marks})", part
-            ).fetchall()
-            found.update((row[0], decode_state(bytes(row[1]))) for row in rows)
-        return found
+            if keys:
+                yield from cursor.execute(statement.format(match="= ANY(%s)"), (list(keys),))
+            return
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            match = f"IN ({', '.join('?' * len(part))})"
+            yield from cursor.execute(statement.format(match=match), part)
+
+    def _load_states(self, cursor: Any, keys: Sequence[str]) -> dict[str, SubjectState]:
+        """The complete folds of ``keys`` (those opened so far), for the writer."""
+        heads: dict[int, tuple[str, dict[str, Any]]] = {
+            int(row[0]): (row[1], decode_state(bytes(row[2])))
+            for row in self._select_in(
+                cursor,
+                "SELECT first_index, subject, head FROM proj_subjects WHERE subject {match}",
+                keys,
+            )
+        }
+        facts: dict[int, list[tuple[int, int, bytes | None]]] = {key: [] for key in heads}
+        for row in self._select_in(
+            cursor,
+            "SELECT subject_index, leaf_index, ordinal, fact FROM proj_facts "
+            "WHERE subject_index {match}",
+            list(heads),
+        ):
+            facts[int(row[0])].append((row[1], row[2], row[3]))
+        return {key: join_state(head, facts[index]) for index, (key, head) in heads.items()}
 
     def _fold(self, cursor: Any, events: Sequence[LoggedEvent]) -> _Chunk:
         reference = self._reference
@@ -427,49 +515,54 @@ class ProjectionStore:
                 missing.append(key)
             else:
                 states[key] = cached
-        states.update(self._load_states(cursor, missing))
-        chunk = _Chunk(subjects=states, new=set(), dirty=set(), documents=[])
+        states.update(self._load_states(cursor, sorted(missing)))
+        chunk = _Chunk()
         for event in events:
             key = subject_key(event.stream)
             if key is not None:
-                before = states.get(key)
-                state = apply_event(before, event, reference)
-                if state is not None:
-                    if before is None:
-                        chunk.new.add(key)
-                    states[key] = state
-                    chunk.dirty.add(key)
+                self._fold_subject(chunk, states, key, event, reference)
             if reference.apply(event):
                 chunk.reference_leaf = event
             leaf_hash = event.leaf_hash.hex()
-            for ordinal, (field, digest) in enumerate(named_documents(event.body)):
+            for ordinal, (path, digest) in enumerate(named_documents(event.body)):
                 chunk.documents.append(
-                    (digest, event.index, ordinal, field, leaf_hash, event.stream,
+                    (digest, event.index, ordinal, path, leaf_hash, event.stream,
                      event.version, event.type)
                 )
-        for key in [key for key in states if key not in chunk.dirty]:
-            del states[key]  # opened by no event yet: nothing to store
         return chunk
 
-    def _write(self, cursor: Any, chunk: _Chunk) -> None:
-        rows = []
-        for key in sorted(chunk.dirty):
-            state = chunk.subjects[key]
+    @staticmethod
+    def _fold_subject(
+        chunk: _Chunk,
+        states: dict[str, SubjectState],
+        key: str,
+        event: LoggedEvent,
+        reference: Reference,
+    ) -> None:
+        """Fold one event into its subject; record the head and fact rows it adds."""
+        before = states.get(key)
+        known = 0 if before is None else len(before["facts"])
+        last_index = None if before is None else before["last_index"]
+        state = apply_event(before, event, reference)
+        if state is None:
+            return
+        states[key] = chunk.subjects[key] = state
+        if before is None:
             payer, payee = subject_parties(state)
-            rows.append(
-                (key, state["kind"], payer, payee, state["index"], state["last_index"],
-                 encode_state(state))
+            chunk.heads.append(
+                (state["index"], key, state["kind"], payer, payee,
+                 encode_state(split_state(state)))
             )
-        if rows:
-            cursor.executemany(
-                self._sql(
-                    "INSERT INTO proj_subjects "
-                    "(subject, kind, payer, payee, first_index, last_index, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject) DO UPDATE SET "
-                    "last_index = excluded.last_index, state = excluded.state"
-                ),
-                rows,
-            )
+        subject_index = state["index"]  # the opening leaf: the subject's row id
+        added = state["facts"][known:]
+        for ordinal, fact in enumerate(added):
+            chunk.facts.append((subject_index, fact["index"], ordinal, encode_state(fact)))
+        if not added and before is not None and state["last_index"] != last_index:
+            chunk.facts.append((subject_index, state["last_index"], 0, None))
+
+    def _write(self, cursor: Any, chunk: _Chunk) -> None:
+        self._insert_many(cursor, "proj_subjects", _SUBJECT_COLUMNS, chunk.heads)
+        self._insert_many(cursor, "proj_facts", _FACT_COLUMNS, chunk.facts)
         if chunk.reference_leaf is not None:
             reference = self._reference
             assert reference is not None
@@ -482,15 +575,27 @@ class ProjectionStore:
                 (chunk.reference_leaf.index, chunk.reference_leaf.leaf_hash,
                  encode_state(reference.to_dict())),
             )
-        if chunk.documents:
-            cursor.executemany(
-                self._sql(
-                    "INSERT INTO proj_documents "
-                    "(sha256, leaf_index, ordinal, field, leaf_hash, stream, version, type) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                chunk.documents,
-            )
+        self._insert_many(cursor, "proj_documents", _DOCUMENT_COLUMNS, chunk.documents)
+
+    def _insert_many(
+        self,
+        cursor: Any,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """Append rows: ``executemany`` on SQLite, a binary COPY on PostgreSQL."""
+        if not rows:
+            return
+        names = ", ".join(name for name, _ in columns)
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            return
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([kind for _, kind in columns])
+            for row in rows:
+                copy.write_row(row)
 
     def rebuild(self) -> None:
         """Drop every view row and reset tracking to 0, in one transaction."""
@@ -498,7 +603,7 @@ class ProjectionStore:
             self._forget()
             with self._transaction(write=True) as cursor:
                 self._position(cursor, lock=True)
-                for table in ("proj_subjects", "proj_reference", "proj_documents"):
+                for table in ("proj_subjects", "proj_facts", "proj_reference", "proj_documents"):
                     if self.dialect == "postgres":
                         cursor.execute(f"TRUNCATE {table}")
                     else:
@@ -547,14 +652,38 @@ class ProjectionStore:
         payer: str | None = None,
         payee: str | None = None,
     ) -> list[SubjectState]:
-        statement = "SELECT state FROM proj_subjects WHERE first_index < ?"
+        """The folds, as at tree size ``size``, of the subjects a query needs."""
+        # One index: the party's when filtering by party (the kind index would read
+        # every contract), else the kind's; the kind column is then checked here.
+        where = "s.first_index < ?"
         params: list[Any] = [size]
-        for column, value in (("payer", payer), ("payee", payee), ("kind", kind)):
+        filters = [("payer", payer), ("payee", payee)]
+        if payer is None and payee is None:
+            filters.append(("kind", kind))
+        for column, value in filters:
             if value is not None:
-                statement += f" AND {column} = ?"
+                where += f" AND s.{column} = ?"
                 params.append(value)
-        rows = self._execute(cursor, statement, params).fetchall()
-        return [decode_state(bytes(row[0])) for row in rows]
+        heads = {
+            row[0]: decode_state(bytes(row[2]))
+            for row in self._execute(
+                cursor, f"SELECT s.subject, s.kind, s.head FROM proj_subjects s WHERE {where}",
+                params,
+            ).fetchall()
+            if kind is None or row[1] == kind
+        }
+        facts: dict[str, list[tuple[int, int, bytes | None]]] = {key: [] for key in heads}
+        for row in self._execute(
+            cursor,
+            "SELECT s.subject, f.leaf_index, f.ordinal, f.fact FROM proj_subjects s "
+            "JOIN proj_facts f ON f.subject_index = s.first_index "
+            f"WHERE {where} AND f.leaf_index < ?",
+            [*params, size],
+        ).fetchall():
+            found = facts.get(row[0])
+            if found is not None:
+                found.append((row[1], row[2], row[3]))
+        return [join_state(head, facts[key]) for key, head in heads.items()]
 
     def _projector(self, position: int, reference: Reference,
                    states: list[SubjectState]) -> Projector:
@@ -668,13 +797,19 @@ class ProjectionStore:
             size = self._size(self._position(cursor)[0], at)
             row = self._execute(
                 cursor,
-                "SELECT state FROM proj_subjects WHERE subject = ? AND first_index < ?",
+                "SELECT first_index, head FROM proj_subjects WHERE subject = ? AND first_index < ?",
                 (stream, size),
             ).fetchone()
-        if row is None:
-            return None
-        state: SubjectState = decode_state(bytes(row[0]))
-        return {"stream": stream, "log_size": size, "state": state_at(state, size)}
+            if row is None:
+                return None
+            facts = self._execute(
+                cursor,
+                "SELECT leaf_index, ordinal, fact FROM proj_facts "
+                "WHERE subject_index = ? AND leaf_index < ?",
+                (row[0], size),
+            ).fetchall()
+        state = join_state(decode_state(bytes(row[1])), facts)
+        return {"stream": stream, "log_size": size, "state": state}
 
 
 def _document(row: Sequence[Any]) -> DocumentReference:
