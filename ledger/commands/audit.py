@@ -430,14 +430,13 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                  *, remember: bool = True) -> AuditReport:
     from projections.engine import Projector
 
+    from ..client import LedgerClient
     from ..verify import verify_checkpoint
     from .logsource import ServerLog
     from .state import CheckpointMemory, ForkEvidence
 
     started = time.perf_counter()
     report = AuditReport(source=base_url)
-    from ..client import LedgerClient
-
     with LedgerClient(base_url) as client:
         note = client.checkpoint()
         report.checkpoint = note
