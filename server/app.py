@@ -32,7 +32,7 @@ from ledger.log import Log
 from projections.runner import ProjectionRunner
 from projections.store import ProjectionStore
 
-from . import projection_routes
+from . import projection_routes, ui
 from .committer import GroupCommitter
 from .metrics import Metrics
 
@@ -386,6 +386,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
                           middlewares=[metrics_middleware, error_middleware])
     app.add_routes(ROUTES)
     projection_routes.add_routes(app)
+    ui.add_routes(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = ledger is None
