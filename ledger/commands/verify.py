@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,12 @@ from ..errors import InvalidInput, VerificationError
 from ..keys import VerifierKey
 from ..merkle import CompactRange
 from ..note import Checkpoint
+from ..records import LoggedEvent
 from ..tiles import Tile, tiles_for_size
 from ..timeutil import parse_instant
 from ..verify import (
     LeafInvalid,
+    VerifiedLeaf,
     decode_leaf,
     leaf_envelope_bytes,
     leaf_hash_of,
@@ -64,25 +65,17 @@ NAME = "verify"
 TILE_STRATEGY_ABOVE = 64  # receipts; above this, hash tiles beat one proof per receipt
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedEvent:
-    index: int
-    leaf_hash: bytes
-    stream: str
-    version: int
-    type: str
-    recorded_at: str
-    signer: str
-    signed_at: str
-    body: dict[str, Any]
-    prev: bytes | None
+def event_json(event: LoggedEvent) -> dict[str, Any]:
+    """A verified event as JSON (the field names of the streams API)."""
+    return {"leaf_index": event.index, "leaf_hash": event.leaf_hash.hex(),
+            "stream": event.stream, "version": event.version, "type": event.type,
+            "recorded_at": event.recorded_at, "signer": event.signer, "body": event.body,
+            "prev": None if event.prev is None else event.prev.hex()}
 
-    def to_json(self) -> dict[str, Any]:
-        return {"leaf_index": self.index, "leaf_hash": self.leaf_hash.hex(),
-                "stream": self.stream, "version": self.version, "type": self.type,
-                "recorded_at": self.recorded_at, "signer": self.signer,
-                "signed_at": self.signed_at, "body": self.body,
-                "prev": None if self.prev is None else self.prev.hex()}
+
+def logged(index: int, leaf_hash: bytes, leaf: VerifiedLeaf) -> LoggedEvent:
+    return LoggedEvent(index, leaf_hash, leaf.stream, leaf.version, leaf.type,
+                       leaf.recorded_at, leaf.envelope.signer, leaf.envelope.body, leaf.prev)
 
 
 class EventVerifier:
@@ -94,7 +87,7 @@ class EventVerifier:
         self.log_key = log_key
         self.note = note
         self.checkpoint = checkpoint
-        self._events: dict[int, VerifiedEvent] = {}
+        self._events: dict[int, LoggedEvent] = {}
         self._party_streams: dict[str, list[dict[str, Any]]] = {}
 
     def included(self, index: int, expected_hash: bytes | None = None,
@@ -124,7 +117,7 @@ class EventVerifier:
         return leaf, proven
 
     def event(self, index: int, expected_hash: bytes | None = None,
-              proof: dict[str, Any] | None = None) -> VerifiedEvent:
+              proof: dict[str, Any] | None = None) -> LoggedEvent:
         """Leaf ``index``: included, canonical, and signed by a key registered before it."""
         known = self._events.get(index)
         if known is not None:
@@ -137,11 +130,8 @@ class EventVerifier:
             decoded = decode_leaf(leaf)
         except LeafInvalid as error:
             raise VerificationError(f"leaf {index}: {error.message}", index=index) from error
-        envelope = decoded.envelope
         submission = Submission(leaf_envelope_bytes(leaf), decoded.signature)
-        event = VerifiedEvent(index, digest, decoded.stream, decoded.version, decoded.type,
-                              decoded.recorded_at, envelope.signer, envelope.signed_at,
-                              envelope.body, decoded.prev)
+        event = logged(index, digest, decoded)
         key = self.signer_key(event)
         if not submission.verify_with(key):
             raise VerificationError(f"leaf {index}: the envelope signature does not verify "
@@ -149,7 +139,7 @@ class EventVerifier:
         self._events[index] = event
         return event
 
-    def signer_key(self, event: VerifiedEvent) -> VerifierKey:
+    def signer_key(self, event: LoggedEvent) -> VerifierKey:
         """The signer's key as registered (verified) before the event, and not revoked."""
         party_id = event.signer.split("/", 1)[0]
         listed = [e for e in self._party_stream(party_id)
@@ -175,7 +165,7 @@ class EventVerifier:
                                         index=event.index)
         return key
 
-    def _registration(self, index: int, event: VerifiedEvent) -> VerifiedEvent:
+    def _registration(self, index: int, event: LoggedEvent) -> LoggedEvent:
         """The (verified) event registering the key that signed ``event``."""
         if index < event.index:
             return self.event(index)
@@ -186,10 +176,7 @@ class EventVerifier:
         if index == 1 and event.index == 0:
             leaf, digest = self.included(1)
             decoded = decode_leaf(leaf)
-            return VerifiedEvent(1, digest, decoded.stream, decoded.version, decoded.type,
-                                 decoded.recorded_at, decoded.envelope.signer,
-                                 decoded.envelope.signed_at, decoded.envelope.body,
-                                 decoded.prev)
+            return logged(1, digest, decoded)
         raise VerificationError(f"leaf {event.index} was signed by {event.signer}, which is "
                                 f"registered only later (leaf {index})", index=event.index)
 
@@ -201,11 +188,11 @@ class EventVerifier:
             self._party_streams[party_id] = events
         return events
 
-    def history(self, stream: str) -> list[VerifiedEvent]:
+    def history(self, stream: str) -> list[LoggedEvent]:
         """Every event of ``stream`` at the checkpoint: verified, in order, chained."""
         document = self.client.stream(stream, at=self.checkpoint.size)
         listed = [e for e in document.get("events", []) if isinstance(e, dict)]
-        events: list[VerifiedEvent] = []
+        events: list[LoggedEvent] = []
         for position, entry in enumerate(listed, start=1):
             event = self.event(int(entry["leaf_index"]))
             if event.stream != stream or event.version != position:
@@ -293,7 +280,7 @@ def verify_leaf_hash(verifier: EventVerifier, text: str) -> dict[str, Any]:
                                     f"{verifier.checkpoint.size}") from refused
         raise
     event = verifier.event(int(proof["leaf_index"]), expected_hash=digest)
-    return {"event": event.to_json()}
+    return {"event": event_json(event)}
 
 
 def verify_document(verifier: EventVerifier, path: Path) -> dict[str, Any]:
@@ -325,14 +312,14 @@ def verify_document(verifier: EventVerifier, path: Path) -> dict[str, Any]:
         if not fields:
             raise VerificationError(f"the server lists leaf {index} for document {digest}, "
                                     "but its signed body does not name it", index=index)
-        naming.append({**event.to_json(), "fields": fields})
+        naming.append({**event_json(event), "fields": fields})
         if event.stream.split("/", 1)[0] in ("contract", "commitment", "complaint") \
                 and event.stream not in subjects:
             subjects.append(event.stream)
     if not naming:
         raise VerificationError(f"document {digest} is named only after the latest signed "
                                 "checkpoint; try again in a moment")
-    histories = {stream: [e.to_json() for e in verifier.history(stream)]
+    histories = {stream: [event_json(e) for e in verifier.history(stream)]
                  for stream in subjects}
     return {"document": {"file": str(path), "sha256": digest}, "events": naming,
             "histories": histories}
