@@ -44,7 +44,6 @@ from ..domain import SignerInfo, State, check_authority, check_rules, evolve, ke
 from ..envelope import Envelope, Submission
 from ..errors import LedgerError
 from ..keys import VerifierKey
-from ..records import LoggedEvent
 from ..timeutil import parse_instant
 from ..verify import LeafInvalid, VerifiedLeaf, decode_leaf, leaf_envelope_bytes
 from .common import (
@@ -62,6 +61,7 @@ from .common import (
     wants_json,
 )
 from .sigcheck import SignatureChecker, SignatureJob
+from .verify import logged
 
 NAME = "audit"
 MAX_LEAF_BYTES = 65_535
@@ -361,10 +361,7 @@ class Replay:
         if self.projector is None or self.projector_note is not None:
             return
         try:
-            self.projector.apply(LoggedEvent(
-                index=index, leaf_hash=leaf_hash, stream=leaf.stream, version=leaf.version,
-                type=leaf.type, recorded_at=leaf.recorded_at, signer=leaf.envelope.signer,
-                body=leaf.envelope.body, prev=leaf.prev))
+            self.projector.apply(logged(index, leaf_hash, leaf))
         except Exception as exc:
             self._stop_projections(f"leaf {index} could not be projected: {exc!r}")
 
