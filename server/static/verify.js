@@ -292,8 +292,9 @@
     return { origin, size, root };
   }
 
-  // A checkpoint the trusted key signed (and whose origin is that key's name), or a throw.
-  async function openCheckpoint(note, key) {
+  // The text of a note that `key` signed (signature lines matched by name and key id), or a
+  // throw. Signatures by other keys (witnesses, say) are ignored.
+  async function openNote(note, key) {
     const parsed = parseNote(note);
     const mine = parsed.signatures.filter((s) => s.name === key.name && equalBytes(s.id, key.id));
     if (!mine.length) {
@@ -306,7 +307,12 @@
         throw new Refused(`the checkpoint's signature by ${key.name} does not verify`);
       }
     }
-    const body = parseCheckpointBody(parsed.text);
+    return parsed.text;
+  }
+
+  // A checkpoint the trusted key signed (and whose origin is that key's name), or a throw.
+  async function openCheckpoint(note, key) {
+    const body = parseCheckpointBody(await openNote(note, key));
     if (body.origin !== key.name) {
       throw new Refused(`the checkpoint origin ${body.origin} is not the log key's name ${key.name}`);
     }
@@ -701,7 +707,7 @@
 
   globalThis.LedgerVerify = Object.freeze({
     Malformed, Refused, fromBase64, fromHex, toHex, sha256, leafHash, parseVkey, parseNote,
-    openCheckpoint, verifyInclusion, verifyConsistency, decodeMsgpack, verifyDocument,
+    openNote, openCheckpoint, verifyInclusion, verifyConsistency, decodeMsgpack, verifyDocument,
   });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
