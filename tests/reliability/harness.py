@@ -281,6 +281,14 @@ class LogAudit:
 # ---------------------------------------------------------------------------
 # What a restarted server answers, verified offline
 # ---------------------------------------------------------------------------
+@dataclass
+class ConsistencyHistory:
+    """Checkpoints already shown consistent with an earlier newest one."""
+
+    checked: set[str] = field(default_factory=set)
+    newest: str | None = None
+
+
 class ServedLog:
     def __init__(self, http: aiohttp.ClientSession, base_url: str, log_key: VerifierKey
                  ) -> None:
@@ -308,16 +316,27 @@ class ServedLog:
             await asyncio.sleep(0.05)
 
     async def verify_against(self, audit: AuditResult, seen: list[str],
-                             receipts: list[dict[str, Any]]) -> str:
-        """Check the served log against the audit; returns the newest checkpoint."""
+                             receipts: list[dict[str, Any]],
+                             history: ConsistencyHistory | None = None) -> str:
+        """Check the served log against the audit; returns the newest checkpoint.
+
+        Every checkpoint ever stored or shown to a client must be extended by the newest.
+        With ``history`` only those not yet checked are, plus the previous newest:
+        consistency is transitive, so the older ones follow.
+        """
         served_size = await self.tree_size()
         assert served_size == audit.size, f"serves {served_size} leaves, audited {audit.size}"
         newest = await self.checkpoint_of_size(audit.size)
         assert verify_checkpoint(newest, self.log_key).root == audit.root
-        # Every checkpoint ever stored or shown to a client is extended by the newest.
+        history = history or ConsistencyHistory()
         older = {note for _, _, note in audit.checkpoints} | set(seen)
-        for note in sorted(older):
+        due = older - history.checked
+        if history.newest is not None:
+            due.add(history.newest)
+        for note in sorted(due):
             await self.verify_consistency(note, newest)
+        history.checked |= older
+        history.newest = newest
         # A monitor's view: entry bundles re-hashed give the signed root.
         entries: list[bytes] = []
         for bundle in entry_bundles_for_size(audit.size):

@@ -43,6 +43,7 @@ from ledger.verify import verify_inclusion_document
 from tests.e2e.served_process import ServerProcess, start_server
 from tests.reliability.harness import (
     Acknowledged,
+    ConsistencyHistory,
     LogAudit,
     ServedLog,
     Site,
@@ -171,6 +172,7 @@ async def resend_in_doubt(soak: Soak, base_url: str, recorded: Callable[[str], b
 async def soak_rounds(site: Site, rounds: int, seed: int) -> Soak:
     soak = Soak(site, random.Random(seed))
     audit = LogAudit(site.database_url, site.log_key, site.signer_keys())
+    history = ConsistencyHistory()
     server = start_server(site.data_dir, database_url=site.database_url)
     try:
         for _ in range(rounds):
@@ -182,7 +184,7 @@ async def soak_rounds(site: Site, rounds: int, seed: int) -> Soak:
             async with aiohttp.ClientSession() as http:
                 served = ServedLog(http, server.base_url, site.log_key)
                 await served.verify_against(result, soak.ack.checkpoints,
-                                            sample(soak.rng, soak.ack.receipts, 10))
+                                            sample(soak.rng, soak.ack.receipts, 10), history)
             await resend_in_doubt(soak, server.base_url,
                                   lambda p: p in audit.payment_index)
             audit.run(soak.ack)
