@@ -24,11 +24,11 @@ from pathlib import Path
 # library's http package that the client imports.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench.ingest import bench_verify, prepare  # noqa: E402
-from ledger import merkle  # noqa: E402
-from ledger.application import Ledger  # noqa: E402
-from ledger.commands.audit import AuditOptions, Replay, audit_database  # noqa: E402
-from ledger.commands.logsource import DatabaseLog  # noqa: E402
+from bench.ingest import bench_verify, prepare
+from ledger import merkle
+from ledger.application import Ledger
+from ledger.commands.audit import AuditOptions, Replay, audit_database
+from ledger.commands.logsource import DatabaseLog
 
 
 def build_log(directory: Path, events: int) -> str:

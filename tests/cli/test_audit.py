@@ -14,8 +14,8 @@ import pytest
 
 from ledger import encoding, merkle
 from ledger.application import encode_leaf
-from ledger.commands.audit import Replay
 from ledger.commands import sigcheck
+from ledger.commands.audit import Replay
 from ledger.commands.sigcheck import verify_chunk
 from ledger.envelope import sign_envelope
 from ledger.keys import SignerKey
