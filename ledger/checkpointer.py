@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from . import merkle
@@ -32,23 +31,11 @@ from .errors import LedgerError, VerificationError
 from .keys import SignerKey, VerifierKey
 from .merkle import CompactRange, Node
 from .note import Checkpoint, open_checkpoint, sign_checkpoint
+from .timeutil import Clock, format_instant, utc_now
 from .treestore import Cursor, TreeStore, blob_type, check_dialect, placeholder
-
-Clock = Callable[[], datetime]
 
 DEFAULT_BATCH = 4096
 _ADVISORY_LOCK_KEY = 0x6C65646765724350  # serializes checkpointers on PostgreSQL
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_instant(instant: datetime) -> str:
-    """RFC 3339 UTC with seconds: ``2026-11-25T08:00:00Z``."""
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"clock returned a naive datetime {instant!r}; it must be UTC-aware")
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class LogIntegrityError(VerificationError):
@@ -309,7 +296,7 @@ class Checkpointer:
         new_root = self._checked_root(cursor, last, size)
         checkpoint = Checkpoint(self.origin, size, new_root)
         note = sign_checkpoint(checkpoint, self.log_key)
-        signed_at = format_instant(self.clock())
+        signed_at = format_instant(self.clock().replace(microsecond=0))
         cursor.execute(self._insert_sql, (size, new_root, note, signed_at))
         return SignedCheckpoint(checkpoint, note, signed_at)
 

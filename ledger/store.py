@@ -8,7 +8,6 @@ leaves no trace in any table.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,13 +21,10 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
+from . import merkle
 from .errors import InvalidInput
 
-LEAF_PREFIX = b"\x00"
-
-
-def leaf_hash_of(leaf: bytes) -> bytes:
-    return hashlib.sha256(LEAF_PREFIX + leaf).digest()
+leaf_hash_of = merkle.leaf_hash  # SHA-256(0x00 || leaf), RFC 6962
 
 
 @dataclass(slots=True)

@@ -17,6 +17,9 @@ def utc_now() -> datetime:
 
 
 def format_instant(moment: datetime) -> str:
+    """RFC 3339 UTC (``2026-11-25T08:00:00Z``; microseconds only when present)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: instants must be UTC-aware")
     moment = moment.astimezone(UTC)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

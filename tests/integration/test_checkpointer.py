@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger import merkle, verify
-from ledger.checkpointer import Checkpointer, LogIntegrityError, check_log, format_instant
+from ledger.checkpointer import Checkpointer, LogIntegrityError, check_log
+from ledger.timeutil import format_instant
 from ledger.keys import SignerKey
 from tests.treedb import TreeDB, leaf_bytes, open_tree_db
 
@@ -81,8 +82,10 @@ def test_signs_when_grown_and_every_checkpoint_is_consistent(db: TreeDB) -> None
     assert check_log(cur, db.dialect, LOG_KEY.verifier).ok
 
 
-def test_signed_at_comes_from_the_injected_clock() -> None:
-    assert format_instant(datetime(2026, 1, 2, 3, 4, 5, 999, tzinfo=UTC)) == "2026-01-02T03:04:05Z"
+def test_instants_are_utc_and_refuse_naive_datetimes() -> None:
+    assert format_instant(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05Z"
+    assert (format_instant(datetime(2026, 1, 2, 3, 4, 5, 999, tzinfo=UTC))
+            == "2026-01-02T03:04:05.000999Z")
     with pytest.raises(ValueError, match="naive"):
         format_instant(datetime(2026, 1, 2))
 
