@@ -574,6 +574,8 @@
     return h("ul", { class: "not-proven-list" },
       h("li", {}, bi("服务器向您展示的日志与向其他人展示的是同一份：请把下面的检查点与他人或见证方的比对。",
         "That the server shows you the same log as everyone else: compare the checkpoint below with others' or a witness's.")),
+      h("li", {}, bi("谁签署了该事件：本页不核验事件本身的签名和签署人的公钥，ledger verify 与 ledger audit 会核验。",
+        "Who signed the event: this page does not check the event's own signature or the signer's key; ledger verify and ledger audit do.")),
       h("li", {}, bi("文件内容属实，或事件的签署人有权签署：这需要审计（ledger audit）。",
         "That the document's content is true, or that the event's signer was entitled to sign it: that takes an audit (ledger audit).")));
   }

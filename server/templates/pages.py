@@ -268,6 +268,10 @@ def verify_page(log_vkey: str | None) -> Html:
                         "That the server shows you the same log as everyone else: compare "
                         "checkpoints with others or a witness, or keep this one and check "
                         "consistency next time.")),
+            el("dd", bi("谁签署了该事件：本页不核验事件本身的签名和签署人的公钥，"
+                        "ledger verify 与 ledger audit 会核验。",
+                        "Who signed the event: this page does not check the event's own "
+                        "signature or the signer's key; ledger verify and ledger audit do.")),
             el("dd", bi("文件内容属实，或事件签署人有权签署：这需要审计（ledger audit）。",
                         "That the document's content is true, or that the event's signer "
                         "was entitled to sign it: that takes an audit (ledger audit).")),
