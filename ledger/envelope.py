@@ -209,7 +209,7 @@ def _refuse_ext(code: int, data: bytes) -> Any:
 
 def sign_envelope(
     key: SignerKey,
-    type: str,  # noqa: A002 - the contract's field name
+    type: str,
     stream: str,
     body: dict[str, Any],
     *,

@@ -17,8 +17,8 @@ subclass) when the evidence does not hold, ``InvalidInput`` when it is malformed
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from . import merkle
