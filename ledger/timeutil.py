@@ -6,8 +6,10 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-_INSTANT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?Z$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits and no trailing newline: ``\d`` and ``$`` would admit both.
+_INSTANT = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,6})?Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Clock = Callable[[], datetime]
 
@@ -27,12 +29,12 @@ def format_instant(moment: datetime) -> str:
 
 
 def looks_like_instant(text: str) -> bool:
-    return bool(_INSTANT.match(text))
+    return bool(_INSTANT.fullmatch(text))
 
 
 def parse_instant(text: str) -> datetime:
     """Parse an RFC 3339 UTC instant; ``ValueError`` when malformed or impossible."""
-    match = _INSTANT.match(text)
+    match = _INSTANT.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not an RFC 3339 UTC instant like 2026-11-25T08:00:00Z")
     fraction = match.group(7)
@@ -44,10 +46,10 @@ def parse_instant(text: str) -> datetime:
 
 
 def looks_like_date(text: str) -> bool:
-    return bool(_DATE.match(text))
+    return bool(_DATE.fullmatch(text))
 
 
 def parse_date(text: str) -> date:
-    if not _DATE.match(text):
+    if not _DATE.fullmatch(text):
         raise ValueError(f"{text!r} is not a date like 2026-11-25")
     return date.fromisoformat(text)

@@ -6,12 +6,12 @@ import re
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_SHAPE = re.compile(rf"^[{CHARSET}]{{18}}$")
+_SHAPE = re.compile(rf"[{CHARSET}]{{18}}")
 
 
 def looks_like_uscc(code: str) -> bool:
     """18 characters from the code's alphabet (the check character not yet verified)."""
-    return bool(_SHAPE.match(code))
+    return bool(_SHAPE.fullmatch(code))
 
 
 def check_character(first17: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -121,11 +122,15 @@ async def metrics_middleware(request: web.Request,
 # ---------------------------------------------------------------------------
 # Request helpers
 # ---------------------------------------------------------------------------
+# ASCII digits only: str.isdigit() also accepts other scripts' digits and superscripts.
+_ASCII_INT = re.compile(r"[0-9]{1,18}")
+
+
 def int_param(request: web.Request, name: str, *, minimum: int = 0) -> int | None:
     raw = request.query.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not _ASCII_INT.fullmatch(raw):
         raise InvalidInput(f"query parameter {name} must be a non-negative integer",
                            field=name)
     value = int(raw)
@@ -264,7 +269,7 @@ async def get_log_key(request: web.Request) -> web.Response:
 
 async def get_entry(request: web.Request) -> web.Response:
     raw = request.match_info["index"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not _ASCII_INT.fullmatch(raw):
         raise InvalidInput("index must be a non-negative integer", field="index")
     leaf = await asyncio.to_thread(services(request).log.entry, int(raw))
     return web.Response(body=leaf, content_type=MSGPACK)

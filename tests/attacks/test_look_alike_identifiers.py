@@ -45,10 +45,6 @@ async def test_revocation_instant_with_a_final_newline(target: Target) -> None:
     assert body["field"] == "body.effective_at"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ledger/uscc.py: looks_like_uscc matches ^...$, so a credit code with a final newline "
-    "passes the shape and check-character tests; the operator can register a look-alike "
-    "party 'party/<code>\\n'"))
 async def test_party_under_a_look_alike_credit_code(target: Target) -> None:
     w = target.world
     look_alike = OTHER_ID + "\n"
