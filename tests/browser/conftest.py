@@ -51,14 +51,19 @@ class Site:
 
 
 @pytest.fixture
-async def site(sqlite_url: str, aiohttp_client: Any, tmp_path: Path) -> AsyncIterator[Site]:
+def site_world(sqlite_url: str) -> Iterator[World]:
     world = make_world(sqlite_url)
-    try:
-        app = create_app(Settings(data_dir=tmp_path, checkpoint_interval=0),
-                         ledger=world.ledger, log_key=LOG_KEY)
-        yield Site(world, await aiohttp_client(app))
-    finally:
-        world.ledger.close()
+    yield world
+    world.ledger.close()
+
+
+@pytest.fixture
+async def site(site_world: World, aiohttp_client: Any, tmp_path: Path) -> AsyncIterator[Site]:
+    """The application over ``site_world``. The ledger closes only after the client has
+    stopped the application (fixtures tear down in reverse): its background loops use it."""
+    app = create_app(Settings(data_dir=tmp_path, checkpoint_interval=0),
+                     ledger=site_world.ledger, log_key=LOG_KEY)
+    yield Site(site_world, await aiohttp_client(app))
 
 
 # The browser ---------------------------------------------------------------------------
@@ -81,9 +86,13 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One headless Chromium for the session, on a fresh user-data-dir."""
+    """A headless Chromium on a fresh user-data-dir, for one module.
+
+    Not for the session: Playwright's synchronous API keeps its event loop marked as
+    running while it is open, and the asyncio tests of other modules need theirs.
+    """
     require_browser()
     from playwright.sync_api import sync_playwright
 
