@@ -120,11 +120,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 @command("serve")
 def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
     import logging
 
-    from aiohttp import web
-
-    from server.app import create_app
+    from server.app import create_app, serve
 
     settings = settings_from(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -142,8 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  log key   {log_key.verifier.vkey}")
     print(f"  try       curl http://{settings.host}:{settings.port}/v1/log/checkpoint",
           flush=True)
-    web.run_app(create_app(settings, log_key=log_key), host=settings.host, port=settings.port,
-                print=None, access_log=None)
+    asyncio.run(serve(create_app(settings, log_key=log_key), settings.host, settings.port))
     return EXIT_OK
 
 

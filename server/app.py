@@ -11,9 +11,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ledger.application import Ledger
@@ -364,6 +367,58 @@ async def openapi(request: web.Request) -> web.Response:
     from .openapi import openapi_document
 
     return json_response(openapi_document())
+
+
+# ---------------------------------------------------------------------------
+# Errors found by the HTTP parser itself, before any route or middleware runs
+# ---------------------------------------------------------------------------
+class _ProblemRequestHandler(RequestHandler):
+    """Answers malformed HTTP (bad framing, bad method, oversize headers) as problem+json,
+    like every other refusal, instead of aiohttp's text/plain."""
+
+    def handle_error(self, request: BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; may refuse to answer
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        detail = message if message and status != 500 else phrase
+        body = {"type": "about:blank", "title": phrase or "Error", "status": status,
+                "detail": detail}
+        response = web.Response(status=status, body=_dumps(body).encode(),
+                                content_type=PROBLEM)
+        response.force_close()
+        return response
+
+
+class _ProblemServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class LedgerRunner(web.AppRunner):
+    """An AppRunner whose connections answer parser-level errors as problem+json."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _ProblemServer
+        return server
+
+
+async def serve(app: web.Application, host: str, port: int) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    import signal
+
+    runner = LedgerRunner(app, access_log=None)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 # ---------------------------------------------------------------------------
