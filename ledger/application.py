@@ -231,9 +231,12 @@ class Ledger:
         self.clock = clock
         self.acceptance_window = acceptance_window
         self.future_skew = future_skew
-        threads = verify_threads if verify_threads is not None else (os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(max_workers=max(threads, 1),
-                                        thread_name_prefix="verify") if threads > 1 else None
+        # Worker threads that check signatures while this thread decides the batch
+        # (0: check them inline). By default one per core besides this one.
+        threads = (verify_threads if verify_threads is not None
+                   else max((os.cpu_count() or 1) - 1, 1))
+        self._pool = ThreadPoolExecutor(max_workers=threads,
+                                        thread_name_prefix="verify") if threads > 0 else None
         self._threads = max(threads, 1)
         # Stream aggregates as last committed by this process. They are trusted only
         # while the log has not grown behind our back (another process writing the
