@@ -57,14 +57,14 @@ Asking for ``at`` beyond the stored position raises :class:`ProjectionBehind` (a
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar, cast
+from typing import Any, TypedDict, cast
 
 import msgpack
 from psycopg import IsolationLevel
@@ -224,14 +224,11 @@ def join_state(
 class _Chunk:
     """What one ``apply`` changes, written in its transaction."""
 
-    subjects: dict[str, SubjectState] = field(default_factory=dict)
+    subjects: dict[str, SubjectState] = field(default_factory=dict)  # for the writer cache
     heads: list[tuple[Any, ...]] = field(default_factory=list)
     facts: list[tuple[Any, ...]] = field(default_factory=list)
     documents: list[tuple[Any, ...]] = field(default_factory=list)
     reference_leaf: LoggedEvent | None = None
-
-
-Row = TypeVar("Row")
 
 
 class ProjectionStore:
@@ -243,6 +240,9 @@ class ProjectionStore:
     folded subject states the writer keeps in memory between chunks (0: none); the
     cache is trusted only while nobody else has advanced the tracking position.
     """
+
+    #: Up to this many subjects, a query reads their facts by key; beyond, by a join.
+    few_subjects = 5000
 
     def __init__(
         self,
@@ -266,7 +266,7 @@ class ProjectionStore:
         # Writer caches, valid at tree size ``_synced`` (None: reload from the tables).
         self._synced: int | None = None
         self._reference: Reference | None = None
-        self._states: OrderedDict[str, SubjectState] = OrderedDict()
+        self._states: dict[str, SubjectState] = {}
         # Reader cache: the parsed reference data, keyed by its last folded leaf.
         self._read_reference: tuple[tuple[int, bytes], Reference] | None = None
         self._create_schema()
@@ -458,13 +458,18 @@ class ProjectionStore:
         self._states.clear()
 
     def _keep(self, states: dict[str, SubjectState]) -> None:
+        """Cache states the writer did not hold (those it holds were updated in place).
+
+        First in, first out: the oldest entries go when the cache is full.
+        """
         if self.cache_subjects <= 0:
             return
-        for key, state in states.items():
-            self._states.pop(key, None)
-            self._states[key] = state
-        while len(self._states) > self.cache_subjects:
-            self._states.popitem(last=False)
+        cache = self._states
+        cache.update(states)
+        excess = len(cache) - self.cache_subjects
+        if excess > 0:
+            for key in list(itertools.islice(cache, excess)):
+                del cache[key]
 
     def _load_reference(self, cursor: Any) -> Reference:
         row = self._execute(cursor, "SELECT state FROM proj_reference WHERE id = 1").fetchone()
@@ -504,61 +509,56 @@ class ProjectionStore:
         return {key: join_state(head, facts[index]) for index, (key, head) in heads.items()}
 
     def _fold(self, cursor: Any, events: Sequence[LoggedEvent]) -> _Chunk:
+        """Fold a chunk in memory; returns the rows to write and the states to keep."""
         reference = self._reference
         assert reference is not None
-        keys = {key for event in events if (key := subject_key(event.stream)) is not None}
+        keys = [subject_key(event.stream) for event in events]
+        cache = self._states
         states: dict[str, SubjectState] = {}
         missing = []
-        for key in keys:
-            cached = self._states.get(key)
-            if cached is None:
-                missing.append(key)
-            else:
-                states[key] = cached
-        states.update(self._load_states(cursor, sorted(missing)))
-        chunk = _Chunk()
-        for event in events:
-            key = subject_key(event.stream)
+        for key in set(keys):
             if key is not None:
-                self._fold_subject(chunk, states, key, event, reference)
+                cached = cache.get(key)
+                if cached is None:
+                    missing.append(key)
+                else:
+                    states[key] = cached
+        chunk = _Chunk()
+        loaded = self._load_states(cursor, sorted(missing))
+        states.update(loaded)
+        chunk.subjects.update(loaded)  # for the cache: states it does not hold yet
+        heads, facts, documents = chunk.heads, chunk.facts, chunk.documents
+        for event, key in zip(events, keys, strict=True):
+            if key is not None:
+                # The fold of a subject after its opening leaf only appends facts and
+                # moves last_index (pinned by a test): rows are appended to match.
+                before = states.get(key)
+                known = 0 if before is None else len(before["facts"])
+                last_index = None if before is None else before["last_index"]
+                state = apply_event(before, event, reference)
+                if state is not None:
+                    subject_index = state["index"]  # the opening leaf: the row's key
+                    if before is None:
+                        states[key] = chunk.subjects[key] = state
+                        payer, payee = subject_parties(state)
+                        heads.append((subject_index, key, state["kind"], payer, payee,
+                                      encode_state(split_state(state))))
+                    added = state["facts"]
+                    if len(added) > known:
+                        for ordinal, fact in enumerate(added[known:]):
+                            facts.append((subject_index, fact["index"], ordinal,
+                                          encode_state(fact)))
+                    elif before is not None and state["last_index"] != last_index:
+                        facts.append((subject_index, state["last_index"], 0, None))
             if reference.apply(event):
                 chunk.reference_leaf = event
-            leaf_hash = event.leaf_hash.hex()
-            for ordinal, (path, digest) in enumerate(named_documents(event.body)):
-                chunk.documents.append(
-                    (digest, event.index, ordinal, path, leaf_hash, event.stream,
-                     event.version, event.type)
-                )
+            named = named_documents(event.body)
+            if named:
+                leaf_hash = event.leaf_hash.hex()
+                for ordinal, (path, digest) in enumerate(named):
+                    documents.append((digest, event.index, ordinal, path, leaf_hash,
+                                      event.stream, event.version, event.type))
         return chunk
-
-    @staticmethod
-    def _fold_subject(
-        chunk: _Chunk,
-        states: dict[str, SubjectState],
-        key: str,
-        event: LoggedEvent,
-        reference: Reference,
-    ) -> None:
-        """Fold one event into its subject; record the head and fact rows it adds."""
-        before = states.get(key)
-        known = 0 if before is None else len(before["facts"])
-        last_index = None if before is None else before["last_index"]
-        state = apply_event(before, event, reference)
-        if state is None:
-            return
-        states[key] = chunk.subjects[key] = state
-        if before is None:
-            payer, payee = subject_parties(state)
-            chunk.heads.append(
-                (state["index"], key, state["kind"], payer, payee,
-                 encode_state(split_state(state)))
-            )
-        subject_index = state["index"]  # the opening leaf: the subject's row id
-        added = state["facts"][known:]
-        for ordinal, fact in enumerate(added):
-            chunk.facts.append((subject_index, fact["index"], ordinal, encode_state(fact)))
-        if not added and before is not None and state["last_index"] != last_index:
-            chunk.facts.append((subject_index, state["last_index"], 0, None))
 
     def _write(self, cursor: Any, chunk: _Chunk) -> None:
         self._insert_many(cursor, "proj_subjects", _SUBJECT_COLUMNS, chunk.heads)
@@ -664,26 +664,38 @@ class ProjectionStore:
             if value is not None:
                 where += f" AND s.{column} = ?"
                 params.append(value)
-        heads = {
-            row[0]: decode_state(bytes(row[2]))
+        heads: dict[int, tuple[str, dict[str, Any]]] = {
+            int(row[0]): (row[1], decode_state(bytes(row[3])))
             for row in self._execute(
-                cursor, f"SELECT s.subject, s.kind, s.head FROM proj_subjects s WHERE {where}",
+                cursor,
+                "SELECT s.first_index, s.subject, s.kind, s.head FROM proj_subjects s "
+                f"WHERE {where}",
                 params,
             ).fetchall()
-            if kind is None or row[1] == kind
+            if kind is None or row[2] == kind
         }
-        facts: dict[str, list[tuple[int, int, bytes | None]]] = {key: [] for key in heads}
-        for row in self._execute(
-            cursor,
-            "SELECT s.subject, f.leaf_index, f.ordinal, f.fact FROM proj_subjects s "
-            "JOIN proj_facts f ON f.subject_index = s.first_index "
-            f"WHERE {where} AND f.leaf_index < ?",
-            [*params, size],
-        ).fetchall():
-            found = facts.get(row[0])
+        facts: dict[int, list[tuple[int, int, bytes | None]]] = {index: [] for index in heads}
+        if len(heads) <= self.few_subjects:
+            # By key: the planner cannot misjudge a join into a scan of every fact.
+            rows: Iterable[Sequence[Any]] = self._select_in(
+                cursor,
+                "SELECT subject_index, leaf_index, ordinal, fact FROM proj_facts "
+                f"WHERE leaf_index < {int(size)} AND subject_index {{match}}",
+                sorted(heads),
+            )
+        else:
+            rows = self._execute(
+                cursor,
+                "SELECT f.subject_index, f.leaf_index, f.ordinal, f.fact FROM proj_subjects s "
+                "JOIN proj_facts f ON f.subject_index = s.first_index "
+                f"WHERE {where} AND f.leaf_index < ?",
+                [*params, size],
+            ).fetchall()
+        for row in rows:
+            found = facts.get(int(row[0]))
             if found is not None:
                 found.append((row[1], row[2], row[3]))
-        return [join_state(head, facts[key]) for key, head in heads.items()]
+        return [join_state(head, facts[index]) for index, (_, head) in heads.items()]
 
     def _projector(self, position: int, reference: Reference,
                    states: list[SubjectState]) -> Projector:
