@@ -20,6 +20,7 @@ from aiohttp.web_request import BaseRequest
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ledger.application import Ledger
+from ledger.catalogue import check_stream_name
 from ledger.config import Settings
 from ledger.envelope import Submission, parse_json, parse_msgpack_wire
 from ledger.errors import (
@@ -28,11 +29,13 @@ from ledger.errors import (
     LedgerError,
     NotFound,
     ServiceUnavailable,
+    StreamNotFound,
     TooLarge,
     WrongType,
 )
 from ledger.keys import SignerKey
 from ledger.log import Log
+from ledger.records import LoggedEvent
 from projections.runner import ProjectionRunner
 from projections.store import ProjectionStore
 
@@ -320,18 +323,20 @@ def event_json(e: Any) -> dict[str, Any]:
     }
 
 
-async def get_stream(request: web.Request) -> web.Response:
-    svc = services(request)
+async def stream_history(request: web.Request) -> tuple[str, int | None, list[LoggedEvent]]:
+    """The ``{kind}/{id}`` stream's events as known at ``?at=N``; 404 when it has none."""
     stream = f"{request.match_info['kind']}/{request.match_info['id']}"
-    from ledger.catalogue import check_stream_name
-
     check_stream_name(stream)
     at = check_at(request)
-    events = await asyncio.to_thread(svc.ledger.stream_events, stream, at)
+    events = await asyncio.to_thread(services(request).ledger.stream_events, stream, at)
     if not events:
-        from ledger.errors import StreamNotFound
+        raise StreamNotFound(f"{stream} has no events"
+                             + (f" at tree size {at}" if at is not None else ""))
+    return stream, at, events
 
-        raise StreamNotFound(f"{stream} has no events" + (f" at tree size {at}" if at else ""))
+
+async def get_stream(request: web.Request) -> web.Response:
+    stream, _, events = await stream_history(request)
     return json_response({"stream": stream, "events": [event_json(e) for e in events]})
 
 

@@ -20,8 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ledger.application import Ledger
-from ledger.catalogue import check_stream_name
-from ledger.errors import InvalidInput, LedgerError, StreamNotFound
+from ledger.errors import InvalidInput, LedgerError
 from projections.rules import RULES, Rule
 
 from .projection_routes import as_of_param, caught_up, party_param
@@ -217,16 +216,10 @@ async def breaches(request: web.Request) -> web.StreamResponse:
 
 @html_page
 async def stream(request: web.Request) -> web.StreamResponse:
-    from .app import check_at
+    from .app import stream_history
 
     svc = _svc(request)
-    name = f"{request.match_info['kind']}/{request.match_info['id']}"
-    check_stream_name(name)
-    at = check_at(request)
-    events = await asyncio.to_thread(svc.ledger.stream_events, name, at)
-    if not events:
-        raise StreamNotFound(f"{name} has no events"
-                             + (f" at tree size {at}" if at is not None else ""))
+    name, at, events = await stream_history(request)
     size = at if at is not None else await asyncio.to_thread(svc.ledger.size)
     signers = [event.signer.split("/", 1)[0] for event in events]
     names = await asyncio.to_thread(party_names, svc.ledger, signers, at)
