@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
@@ -134,13 +135,27 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.extend(
             SQL(s).format() for s in extra)
 
-    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
-                                       **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        batch = kwargs.get("ledger_batch")
-        if batch is not None:
-            with curs.connection.cursor(row_factory=tuple_row) as plain:
-                _write_leaves(plain, "postgres", batch, stored_events, self.tree)
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        """Insert the events, their leaves, nonces and tree nodes in one transaction.
+
+        The inherited method runs in pipeline mode and, to keep psycopg quiet, holds on
+        to any exception raised after the insert until the transaction block has been
+        left, so the block commits whatever had been written before the failure. Here
+        every exception leaves the block and the transaction rolls back: a batch is
+        recorded whole or not at all."""
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            batch = kwargs.get("ledger_batch")
+            if batch is not None:
+                with conn.cursor(row_factory=tuple_row) as plain:
+                    _write_leaves(plain, "postgres", batch, stored_events, self.tree)
         return ids
 
 

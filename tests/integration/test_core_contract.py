@@ -256,12 +256,53 @@ def test_large_batch_with_a_forged_signature_verified_on_threads(database_url: s
                 for i in range(100)]
         forged = Submission(subs[70].envelope_bytes, bytes(64))
         with pytest.raises(BatchRejected) as info:
-            world.ledger.record_batch(subs[:70] + [forged] + subs[71:])
+            world.ledger.record_batch([*subs[:70], forged, *subs[71:]])
         assert [(i, e.code) for i, e in info.value.failures] == [(70, "bad_signature")]
         assert world.ledger.size() == size
         # The cached contract state was not advanced by the rejected batch.
         outcomes = world.ledger.record_batch(subs)
         assert [o.receipt.version for o in outcomes] == list(range(2, 102))
         assert [o.receipt.leaf_index for o in outcomes] == list(range(size, size + 100))
+    finally:
+        world.ledger.close()
+
+
+def test_a_failure_after_the_insert_leaves_nothing_behind(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree nodes are the last thing written in a batch's transaction: when writing
+    them fails, the events, leaves and nonces written before it are rolled back too."""
+    world = make_world(database_url)
+    try:
+        world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+        size = world.ledger.size()
+        subs = [world.sign(world.keys["finance"], "payment.made", STREAM, pay(f"p{i}", 10))
+                for i in range(20)]
+        tree = type(world.ledger.app.recorder.tree)
+
+        def broken_append(self: Any, cursor: Any, start: int, hashes: Any) -> bytes:
+            raise RuntimeError("disk full while writing tree nodes")
+
+        monkeypatch.setattr(tree, "append", broken_append)
+        with pytest.raises(RuntimeError, match="disk full"):
+            world.ledger.record_batch(subs)
+        monkeypatch.undo()
+
+        url = DatabaseURL.parse(database_url)
+        conn = url.connect()
+        try:
+            counts = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                      for table in ("leaves", "nonces")}
+            events = conn.execute(
+                "SELECT COUNT(*) FROM " + ("ledger_events" if url.dialect == "postgres"
+                                           else "stored_events")).fetchone()[0]
+        finally:
+            conn.close()
+        assert counts == {"leaves": size, "nonces": size}
+        assert events == size
+        # The same batch then records whole, at the next dense indices.
+        outcomes = world.ledger.record_batch(subs)
+        assert [o.receipt.leaf_index for o in outcomes] == list(range(size, size + 20))
+        assert world.ledger.size() == size + 20
+        assert [e.version for e in world.ledger.stream_events(STREAM)] == list(range(1, 22))
     finally:
         world.ledger.close()
