@@ -17,19 +17,19 @@ from pathlib import Path
 # project root instead of this directory so ``import http`` finds the real one.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import asyncio
+import json
+import multiprocessing
+import statistics
+import tempfile
+import time
+from typing import Any
 
-from ledger.cli import initialise  # noqa: E402
-from ledger.config import Settings  # noqa: E402
-from tests.e2e.served_process import start_server  # noqa: E402
-from tests.factories import contract_body, make_world  # noqa: E402
+from ledger.cli import initialise
+from ledger.config import Settings
+from tests.e2e.served_process import start_server
+from tests.factories import contract_body, make_world
 
 BATCH = 500
 
@@ -109,7 +109,7 @@ def in_process_batch(events: int) -> float:
     from ledger.envelope import Submission
 
     with tempfile.TemporaryDirectory() as tmp:
-        bodies, world = prepare(Path(tmp), events, max(events // 10, 1))
+        bodies, _world = prepare(Path(tmp), events, max(events // 10, 1))
         ledger = Ledger(f"sqlite:///{(Path(tmp) / 'ledger.sqlite3').resolve()}")
         subs = [Submission.from_wire(b) for b in bodies]
         start = time.perf_counter()

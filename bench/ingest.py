@@ -23,12 +23,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventsourcing.application import Application  # noqa: E402
-from eventsourcing.domain import Aggregate, event  # noqa: E402
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
 
-from ledger.envelope import signing_message  # noqa: E402
-from ledger.keys import SignerKey  # noqa: E402
-from tests.factories import BUYER_ID, SUPPLIER_ID, FixedClock, contract_body, make_world  # noqa: E402
+from ledger.envelope import signing_message
+from ledger.keys import SignerKey
+from tests.factories import FixedClock, contract_body, make_world
 
 BATCH = 500
 

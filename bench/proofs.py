@@ -88,7 +88,7 @@ def measure_proofs(
     root = store.root(cursor, size)
     if root != merkle.root_from_leaf_hashes(leaf_hashes):
         raise SystemExit("stored root differs from the in-memory root")
-    rng = random.Random(seed)  # noqa: S311 - sampling positions, not secrets
+    rng = random.Random(seed)
     roots: dict[int, bytes] = {}
 
     def root_at(n: int) -> bytes:

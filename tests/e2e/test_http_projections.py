@@ -54,7 +54,7 @@ async def test_arrears_worked_example_over_http(served: Served) -> None:
     # As known before the payment: still overdue on 2025-08-10, 6 days.
     before = outcomes[-1].receipt.leaf_index
     r = await c.get(f"/v1/arrears?as_of=2025-08-10&at={before}")
-    then = [x for x in (await r.json())["rows"] if x["contract_id"] == "HM-2025-007"][0]
+    then = next(x for x in (await r.json())["rows"] if x["contract_id"] == "HM-2025-007")
     assert then["days_overdue"] == 6 and then["outstanding_fen"] == 20_000_000
     # Another payer sees nothing of it.
     r = await c.get(f"/v1/arrears?as_of=2025-09-01&payer={SUPPLIER_ID}")
@@ -76,7 +76,7 @@ async def test_breaches_compensation_and_contract_state(served: Served) -> None:
     assert comp["rows"] == [] and comp["log_size"] >= outcomes[-1].receipt.leaf_index + 1
     contract = await (await c.get("/v1/contracts/HM-2025-007")).json()
     assert contract["stream"] == STREAM
-    assert [e["type"] for e in contract["events"]][0] == "contract.signed"
+    assert next(e["type"] for e in contract["events"]) == "contract.signed"
     assert contract["events"][0]["leaf_hash"] == outcomes[0].receipt.leaf_hash.hex()
     early = await c.get(f"/v1/contracts/HM-2025-007?at={outcomes[0].receipt.leaf_index}")
     assert early.status == 404

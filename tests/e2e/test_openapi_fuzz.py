@@ -25,7 +25,6 @@ from tests.e2e.test_http_projections import worked_example
 from tests.factories import contract_body, make_world
 
 
-
 @schemathesis.serializer("application/msgpack")
 def _msgpack(ctx: object, value: object) -> bytes:
     if isinstance(value, (bytes, bytearray)):

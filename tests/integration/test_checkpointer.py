@@ -9,8 +9,8 @@ import pytest
 
 from ledger import merkle, verify
 from ledger.checkpointer import Checkpointer, LogIntegrityError, check_log
-from ledger.timeutil import format_instant
 from ledger.keys import SignerKey
+from ledger.timeutil import format_instant
 from tests.treedb import TreeDB, leaf_bytes, open_tree_db
 
 LOG_KEY = SignerKey.from_seed("example.gov/ledger", bytes(range(32)))
