@@ -47,7 +47,7 @@ def bench_verify(n: int) -> float:
 
 def prepare(directory: Path, events: int) -> tuple[Any, list[list[Any]]]:
     world = make_world(f"sqlite:///{directory / 'ledger.sqlite3'}", clock=FixedClock(),
-                       verify_threads=0)
+                       verify_workers=0)
     contracts = max(events // 10, 1)
     setup = [world.sign(world.keys["buyer"], "contract.signed", f"contract/B{i}",
                         contract_body(f"B{i}")) for i in range(contracts)]
@@ -71,6 +71,7 @@ def bench_recorded(events: int) -> tuple[float, str]:
         world, batches = prepare(Path(tmp), events)
         ledger = Ledger(f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}", clock=world.clock)
         try:
+            ledger.start_workers()  # as `ledger serve` does when it starts
             with ledger.reader.cursor() as c:
                 sync = c.execute("PRAGMA synchronous").fetchone()[0]
                 mode = c.execute("PRAGMA journal_mode").fetchone()[0]

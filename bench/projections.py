@@ -435,7 +435,7 @@ class Options:
 def measure(backend: Backend, plan: Plan, options: Options) -> Figures:
     figures = Figures(backend.name)
     rng = random.Random(7)  # which parties to query, reproducible
-    ledger = Ledger(backend.url, clock=FixedClock(T0), verify_threads=1)
+    ledger = Ledger(backend.url, clock=FixedClock(T0), verify_workers=1)
     store = ProjectionStore(backend.url)
     try:
         size = figures.size = ledger.size()
@@ -638,7 +638,7 @@ def main() -> None:
         reuse = (not args.fresh and marker_file.exists()
                  and json.loads(marker_file.read_text()) == marker)
         if reuse:
-            ledger = Ledger(backend.url, clock=FixedClock(T0), verify_threads=1)
+            ledger = Ledger(backend.url, clock=FixedClock(T0), verify_workers=1)
             found = ledger.size()
             ledger.close()
             reuse = found == expected
@@ -653,7 +653,7 @@ def main() -> None:
         if submissions is None:
             submissions = sign_all(items, plan.finance)
         print(f"[{backend.name}] recording {len(submissions):,} events", flush=True)
-        ledger = Ledger(backend.url, clock=FixedClock(T0), verify_threads=os.cpu_count())
+        ledger = Ledger(backend.url, clock=FixedClock(T0), verify_workers=os.cpu_count())
         try:
             record_all(ledger, submissions, BATCH[backend.name])
             assert ledger.size() == expected

@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -44,6 +43,7 @@ from .errors import (
 )
 from .keys import VerifierKey
 from .records import LoggedEvent, Receipt
+from .sigpool import SignaturePool
 from .store import DatabaseURL, PendingBatch, PendingLeaf, Reader, leaf_hash_of
 from .timeutil import Clock, format_instant, parse_instant, utc_now
 
@@ -223,7 +223,7 @@ class Ledger:
     def __init__(self, database_url: str, *, clock: Clock = utc_now,
                  acceptance_window: timedelta = timedelta(days=7),
                  future_skew: timedelta = timedelta(minutes=5),
-                 verify_threads: int | None = None) -> None:
+                 verify_workers: int | None = None) -> None:
         self.url_text = database_url
         self.url = DatabaseURL.parse(database_url)
         self.app = LedgerApplication(env=self.url.eventsourcing_env())
@@ -231,13 +231,11 @@ class Ledger:
         self.clock = clock
         self.acceptance_window = acceptance_window
         self.future_skew = future_skew
-        # Worker threads that check signatures while this thread decides the batch
+        # Worker processes that check signatures while this thread decides the batch
         # (0: check them inline). By default one per core besides this one.
-        threads = (verify_threads if verify_threads is not None
+        workers = (verify_workers if verify_workers is not None
                    else max((os.cpu_count() or 1) - 1, 1))
-        self._pool = ThreadPoolExecutor(max_workers=threads,
-                                        thread_name_prefix="verify") if threads > 0 else None
-        self._threads = max(threads, 1)
+        self._signatures = SignaturePool(workers)
         # Stream aggregates as last committed by this process. They are trusted only
         # while the log has not grown behind our back (another process writing the
         # same database); then the cache is dropped and streams reload from storage.
@@ -246,9 +244,12 @@ class Ledger:
         self._seen_size = -1
         self._write_lock = threading.Lock()
 
+    def start_workers(self) -> None:
+        """Start the signature workers (otherwise started by the first large batch)."""
+        self._signatures.start()
+
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        self._signatures.close()
         self.app.close()
 
     # Loading ---------------------------------------------------------------
@@ -438,8 +439,9 @@ class Ledger:
                             *, speculative: bool) -> Callable[[], bool]:
         """Decode each item and start checking signatures under keys known before the batch.
 
-        Verification runs on worker threads (the library releases the GIL) while the
-        batch is decided; the returned ``join`` waits and says whether every one held.
+        Verification runs on worker processes (``sigpool``) while the batch is decided;
+        the returned ``join`` helps with what they have not started, waits, and says
+        whether every one held.
         Without ``speculative`` (or for small batches) it completes before returning.
         Items whose key is registered earlier in the same batch are checked in order.
         """
@@ -455,22 +457,15 @@ class Ledger:
             if key is not None:
                 item.key = key
                 ready.append(item)
-        if self._pool is None or len(ready) < 64:
-            for item in ready:
-                assert item.key is not None
-                item.signature_ok = item.submission.verify_with(item.key)
-            return lambda: True
-        chunk = (len(ready) + self._threads - 1) // self._threads
-        parts = [ready[i:i + chunk] for i in range(0, len(ready), chunk)]
-        futures = [self._pool.submit(_verify_all, part) for part in parts]
+        pending = self._signatures.submit(
+            [(item.key.public, item.submission.envelope_bytes, item.submission.signature)
+             for item in ready if item.key is not None])
 
         def join() -> bool:
-            all_ok = True
-            for future, part in zip(futures, parts, strict=True):
-                for item, ok in zip(part, future.result(), strict=True):
-                    item.signature_ok = ok
-                    all_ok = all_ok and ok
-            return all_ok
+            results = pending.result()
+            for item, ok in zip(ready, results, strict=True):
+                item.signature_ok = ok
+            return all(results)
 
         if not speculative:
             join()
@@ -669,10 +664,6 @@ class _Redo(Exception):
 @lru_cache(maxsize=4096)
 def parse_vkey(vkey: str) -> VerifierKey:
     return VerifierKey.parse(vkey)
-
-
-def _verify_all(items: list[_Item]) -> list[bool]:
-    return [item.submission.verify_with(item.key) for item in items if item.key is not None]
 
 
 @lru_cache(maxsize=4096)

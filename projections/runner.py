@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="catch up, then exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    ledger = Ledger(args.database, verify_threads=1)
+    ledger = Ledger(args.database, verify_workers=1)
     store = ProjectionStore(args.database)
     runner = ProjectionRunner(ledger, store, chunk=args.chunk)
 

@@ -457,6 +457,9 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
         own = ledger is None
         the_ledger: Ledger = ledger if ledger is not None else await asyncio.to_thread(
             Ledger, settings.resolved_database_url)
+        if own:
+            # Signature workers start now, not in the middle of the first large batch.
+            await asyncio.to_thread(the_ledger.start_workers)
         key = log_key
         if key is None and settings.log_key_path.exists():
             key = SignerKey.read(settings.log_key_path)

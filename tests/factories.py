@@ -74,9 +74,9 @@ class World:
 
 
 def make_world(database_url: str, *, clock: FixedClock | None = None,
-               verify_threads: int = 1) -> World:
+               verify_workers: int = 1) -> World:
     clock = clock or FixedClock()
-    ledger = Ledger(database_url, clock=clock, verify_threads=verify_threads)
+    ledger = Ledger(database_url, clock=clock, verify_workers=verify_workers)
     operator = SignerKey.from_seed(f"{OPERATOR_ID}/operator", seed(1))
     ledger.initialise(operator, OPERATOR_ID, "Hami business environment ledger operator")
     world = World(ledger, clock, operator)

@@ -1,51 +1,40 @@
-"""Envelope signatures checked on every core: a process pool fed in chunks.
+"""Envelope signatures of an audit checked on every core.
 
 The audit's replay decides, in log order, which registered key must have signed each
-leaf; the Ed25519 checks themselves are independent, so they run here in worker
-processes (``spawn``: no inherited threads or connections) while the replay goes on.
-With ``processes = n`` there are n - 1 workers, and the main process, between replay
-steps, checks a chunk itself whenever the workers are behind: all n cores stay busy
-whichever of replay and verification is the slower. Small logs are checked in-process:
-starting workers would cost more than it saves.
+leaf; the Ed25519 checks themselves are independent, so they go to the worker processes
+of :mod:`ledger.sigpool` in blocks while the replay goes on: block k is checked while
+the replay reads block k + 1, and collecting block k makes this process help with what
+the workers have not started. With ``processes = n`` there are n - 1 workers. Small logs
+are checked in-process: starting workers would cost more than it saves.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from functools import lru_cache
-
-from ..envelope import Submission
-from ..keys import VerifierKey
+from ..sigpool import PendingChecks, SignaturePool, check_signatures
 
 # (leaf index, key name, public key, envelope bytes, signature)
 SignatureJob = tuple[int, str, bytes, bytes, bytes]
 
-CHUNK = 1024
+CHUNK = 2048
 POOL_THRESHOLD = 8192  # leaves; below this one process is faster
-
-
-@lru_cache(maxsize=4096)
-def _key(name: str, public: bytes) -> VerifierKey:
-    return VerifierKey.from_public(name, public)
 
 
 def verify_chunk(jobs: list[SignatureJob]) -> list[int]:
     """The leaf indices whose envelope signature does not verify (domain-separated)."""
-    return [index for index, name, public, envelope, signature in jobs
-            if not Submission(envelope, signature).verify_with(_key(name, public))]
+    results = check_signatures([(public, envelope, signature)
+                                for _i, _n, public, envelope, signature in jobs])
+    return [job[0] for job, ok in zip(jobs, results, strict=True) if not ok]
 
 
 class SignatureChecker:
-    """Collects jobs, verifies them in chunks, and reports the bad indices at the end."""
+    """Collects jobs, verifies them in blocks, and reports the bad indices at the end."""
 
     def __init__(self, processes: int, expected_jobs: int) -> None:
         self.processes = max(1, processes) if expected_jobs >= POOL_THRESHOLD else 1
         self.workers = self.processes - 1
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = SignaturePool(self.workers, threshold=1)
         self._buffer: list[SignatureJob] = []
-        self._pending: deque[Future[list[int]]] = deque()
+        self._pending: tuple[list[SignatureJob], PendingChecks] | None = None
         self.bad: list[int] = []
         self.checked = 0
 
@@ -54,37 +43,30 @@ class SignatureChecker:
         if len(self._buffer) >= CHUNK:
             self._flush()
 
+    def _collect(self) -> None:
+        if self._pending is not None:
+            jobs, pending = self._pending
+            self._pending = None
+            self.bad += [job[0] for job, ok in zip(jobs, pending.result(), strict=True)
+                         if not ok]
+
     def _flush(self) -> None:
-        chunk, self._buffer = self._buffer, []
-        if not chunk:
-            return
-        self.checked += len(chunk)
-        if self.workers == 0:
-            self.bad += verify_chunk(chunk)
-            return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
-        while self._pending and self._pending[0].done():
-            self.bad += self._pending.popleft().result()
-        if len(self._pending) >= 2 * self.workers:
-            self.bad += verify_chunk(chunk)  # the workers are behind: help them
-        else:
-            self._pending.append(self._pool.submit(verify_chunk, chunk))
+        block, self._buffer = self._buffer, []
+        self._collect()
+        if block:
+            self.checked += len(block)
+            self._pending = (block, self._pool.submit(
+                [(public, envelope, signature) for _i, _n, public, envelope, signature in block]))
 
     def finish(self) -> list[int]:
-        """Wait for every chunk; the bad indices in ascending order."""
+        """Wait for every block; the bad indices in ascending order."""
         try:
             self._flush()
-            while self._pending:
-                self.bad += self._pending.popleft().result()
+            self._collect()
         finally:
             self.close()
         return sorted(self.bad)
 
     def close(self) -> None:
-        if self._pool is not None:
-            for future in self._pending:
-                future.cancel()
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pending = None
+        self._pool.close()

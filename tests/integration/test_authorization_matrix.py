@@ -77,7 +77,7 @@ _ids = count(1)
 class Fixture:
     def __init__(self, url: str) -> None:
         self.clock = FixedClock()
-        self.ledger = Ledger(url, clock=self.clock, verify_threads=1)
+        self.ledger = Ledger(url, clock=self.clock, verify_workers=1)
         self.keys: dict[str, SignerKey] = {}
         operator = SignerKey.from_seed(f"{OPERATOR}/operator", seed(1))
         self.ledger.initialise(operator, OPERATOR, "operator")

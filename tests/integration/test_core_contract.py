@@ -179,7 +179,7 @@ def test_key_registered_earlier_in_the_batch_can_sign_later_items(world: World) 
 def test_dense_indices_after_a_rolled_back_transaction(database_url: str) -> None:
     """Two writers on one database; the stale one's transaction rolls back and is retried."""
     world = make_world(database_url)
-    other = Ledger(database_url, clock=world.clock, verify_threads=1)
+    other = Ledger(database_url, clock=world.clock, verify_workers=1)
     try:
         world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
         stale = copy.deepcopy(other.load_stream(STREAM))
@@ -224,7 +224,7 @@ def test_state_survives_a_restart(database_url: str) -> None:
     world = make_world(database_url)
     world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
     world.ledger.close()
-    reopened = Ledger(database_url, clock=world.clock, verify_threads=1)
+    reopened = Ledger(database_url, clock=world.clock, verify_workers=1)
     try:
         world.ledger = reopened
         # The payment cap needs the contract's state, rebuilt from the stored leaves.
@@ -248,7 +248,7 @@ def test_buyer_party_id_in_events(world: World) -> None:
 def test_large_batch_with_a_forged_signature_verified_on_threads(database_url: str) -> None:
     """Signatures of big batches are checked on worker threads while the batch is
     decided; a failure found there rejects the batch and leaves no trace in memory."""
-    world = make_world(database_url, verify_threads=2)
+    world = make_world(database_url, verify_workers=2)
     try:
         world.post(world.keys["buyer"], "contract.signed", STREAM, contract_body())
         size = world.ledger.size()

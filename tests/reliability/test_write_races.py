@@ -23,7 +23,7 @@ STREAM = "contract/RACE-1"
 @pytest.fixture
 def two_writers(database_url: str) -> Iterator[tuple[World, Ledger]]:
     world = make_world(database_url)
-    other = Ledger(database_url, clock=world.clock, verify_threads=1)
+    other = Ledger(database_url, clock=world.clock, verify_workers=1)
     # Opened by the other process: this one has not cached the stream.
     other.record(world.sign(world.keys["buyer"], "contract.signed", STREAM,
                             contract_body("RACE-1")))

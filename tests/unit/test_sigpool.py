@@ -1,0 +1,82 @@
+"""Signature checks shared between worker processes and the caller."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from ledger.envelope import signing_message
+from ledger.keys import SignerKey
+from ledger.sigpool import Check, SignaturePool, check_signatures
+
+KEY = SignerKey.from_seed("12650500MB0000001P/sigpool", bytes(range(32)))
+OTHER = SignerKey.from_seed("12650500MB0000001P/other", bytes(range(1, 33)))
+
+
+def checks(n: int, bad: set[int]) -> list[Check]:
+    out = []
+    for i in range(n):
+        envelope = b"\x86" + i.to_bytes(4, "big") * 50
+        signature = KEY.sign(signing_message(envelope))
+        if i in bad:
+            # Wrong key, wrong domain or a flipped bit: each must fail.
+            signature = [OTHER.sign(signing_message(envelope)), KEY.sign(envelope),
+                         bytes([signature[0] ^ 1]) + signature[1:]][i % 3]
+        out.append((KEY.verifier.public, envelope, signature))
+    return out
+
+
+def test_inline_checks_name_exactly_the_bad_ones() -> None:
+    bad = {3, 10, 11}
+    results = check_signatures(checks(20, bad))
+    assert [i for i, ok in enumerate(results) if not ok] == sorted(bad)
+    # Malformed keys and signatures are refusals, not errors.
+    envelope = b"\x80"
+    assert check_signatures([(b"\x00" * 31, envelope, bytes(64)),
+                             (KEY.verifier.public, envelope, b"short")]) == [False, False]
+
+
+@pytest.fixture
+def pool() -> Iterator[SignaturePool]:
+    p = SignaturePool(1, chunk=8, threshold=16)
+    yield p
+    p.close()
+
+
+def test_worker_and_caller_share_a_batch(pool: SignaturePool) -> None:
+    bad = set(range(0, 600, 41))
+    jobs = checks(600, bad)
+    for _ in range(3):  # the same workers serve batch after batch
+        results = pool.submit(jobs).result()
+        assert [i for i, ok in enumerate(results) if not ok] == sorted(bad)
+    assert len(pool._processes) == 1 and pool._processes[0].process.is_alive()
+
+
+def test_small_batches_stay_in_process(pool: SignaturePool) -> None:
+    assert pool.submit(checks(10, {2})).result() == [i != 2 for i in range(10)]
+    assert pool._processes == []  # never started
+
+
+def test_an_abandoned_batch_does_not_leak_into_the_next(pool: SignaturePool) -> None:
+    first = pool.submit(checks(400, {5}))
+    second_jobs = checks(300, {7, 299})
+    second = pool.submit(second_jobs)
+    assert [i for i, ok in enumerate(second.result()) if not ok] == [7, 299]
+    # The abandoned batch can still be asked: it is then checked here.
+    assert [i for i, ok in enumerate(first.result()) if not ok] == [5]
+
+
+def test_a_worker_killed_mid_batch_costs_nothing_but_time(pool: SignaturePool) -> None:
+    pool.start()
+    pid = pool._processes[0].process.pid
+    assert pid is not None
+    pending = pool.submit(checks(2000, {1999, 1000}))
+    os.kill(pid, signal.SIGKILL)
+    results = pending.result()
+    assert [i for i, ok in enumerate(results) if not ok] == [1000, 1999]
+    # The next batch starts a new worker.
+    assert [i for i, ok in enumerate(pool.submit(checks(100, {0})).result()) if not ok] == [0]
+    assert pool._processes[0].process.pid != pid
