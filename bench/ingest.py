@@ -123,7 +123,7 @@ def main() -> None:
         verify.append(bench_verify(20_000))
         raw.append(bench_raw_eventsourcing(3_000))
         print(f"round {r + 1}: recorded {rate:,.0f}/s  verify {verify[-1]:,.0f}/s  "
-              f"raw eventsourcing {raw[-1]:,.0f}/s", flush=True)
+              f"raw eventsourcing {raw[-1]:,.0f}/s  ratio {rate / verify[-1]:.2f}", flush=True)
     rec, ver, es = (statistics.median(x) for x in (recorded, verify, raw))
     print()
     print(f"SQLite: {setting}; batches of {BATCH}; {args.events} events per round; "
@@ -132,7 +132,9 @@ def main() -> None:
     print(f"{'signed events recorded /s (in-process)':<44}{rec:>12,.0f}")
     print(f"{'baseline: Ed25519 verify /s (one core)':<44}{ver:>12,.0f}")
     print(f"{'baseline: raw eventsourcing saves /s':<44}{es:>12,.0f}")
-    print(f"ratio recorded / verify (one core): {rec / ver:.2f}  (target >= 0.60)")
+    ratios = [a / b for a, b in zip(recorded, verify, strict=True)]
+    print(f"ratio recorded / verify (one core): {rec / ver:.2f} of the medians, "
+          f"{statistics.median(ratios):.2f} median of the rounds' ratios  (target >= 0.60)")
     print(f"ratio recorded / raw eventsourcing single saves: {rec / es:.2f}")
 
 

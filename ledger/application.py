@@ -14,14 +14,14 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, ClassVar
 
 import msgpack
-from eventsourcing.application import Application
+from eventsourcing.application import Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
@@ -269,10 +269,45 @@ class Ledger:
             return agg
         agg = self.load_stream(name)
         if agg is not None:
-            self._streams[name] = agg
-            if len(self._streams) > self._streams_max:
-                self._streams.popitem(last=False)
+            self._remember(name, agg)
         return agg
+
+    def _remember(self, name: str, agg: StreamAggregate) -> None:
+        self._streams[name] = agg
+        if len(self._streams) > self._streams_max:
+            self._streams.popitem(last=False)
+
+    def preload_streams(self, names: Iterable[str]) -> None:
+        """Bring the streams a batch will touch into the cache with one query.
+
+        After a restart a batch of payments reaches hundreds of contracts the cache
+        does not hold; loading each through the repository costs a query apiece. The
+        leaves table holds every stream's leaves (written in the same transactions as
+        the events), so the aggregates are rebuilt from it, through the same mapper
+        and projector the repository uses. Streams it cannot find are left alone.
+        """
+        missing = sorted({n for n in names if n not in self._streams})
+        if len(missing) < 2:
+            return
+        found: dict[str, list[tuple[int, bytes]]] = {}
+        with self.reader.cursor() as c:
+            for start in range(0, len(missing), 400):
+                part = missing[start:start + 400]
+                marks = ", ".join("?" * len(part))
+                for stream, version, leaf in c.execute(
+                        f"SELECT stream, version, leaf FROM leaves WHERE stream IN ({marks}) "
+                        "ORDER BY stream, version", part).fetchall():
+                    found.setdefault(stream, []).append((int(version), bytes(leaf)))
+        mapper = self.app.mapper
+        for name, rows in found.items():
+            if [v for v, _ in rows] != list(range(1, len(rows) + 1)):
+                continue  # not a whole stream: let the repository load it
+            sid = stream_id(name)
+            agg = project_aggregate(None, (mapper.to_domain_event(StoredEvent(
+                originator_id=sid, originator_version=version, topic=LEAF_TOPIC, state=leaf))
+                for version, leaf in rows))
+            if isinstance(agg, StreamAggregate):
+                self._remember(name, agg)
 
     # Recording -------------------------------------------------------------
     def record(self, submission: Submission) -> Outcome:
@@ -446,11 +481,17 @@ class Ledger:
         Items whose key is registered earlier in the same batch are checked in order.
         """
         ready: list[_Item] = []
+        decoded: list[Envelope] = []
         for item in items:
             try:
                 item.envelope = item.submission.decode()
             except LedgerError as error:
                 item.error = error
+                continue
+            decoded.append(item.envelope)
+        self.preload_streams(f"party/{key_party_id(e.signer)}" for e in decoded)
+        for item in items:
+            if item.envelope is None:
                 continue
             key = genesis_keys.get(item.envelope.signer, (None,))[0] or self._known_key(
                 item.envelope.signer, work)
@@ -460,6 +501,8 @@ class Ledger:
         pending = self._signatures.submit(
             [(item.key.public, item.submission.envelope_bytes, item.submission.signature)
              for item in ready if item.key is not None])
+        # While the workers check signatures: the streams the batch will extend.
+        self.preload_streams(e.stream for e in decoded)
 
         def join() -> bool:
             results = pending.result()

@@ -306,3 +306,31 @@ def test_a_failure_after_the_insert_leaves_nothing_behind(
         assert [e.version for e in world.ledger.stream_events(STREAM)] == list(range(1, 22))
     finally:
         world.ledger.close()
+
+
+def test_streams_preloaded_in_bulk_equal_those_the_repository_loads(database_url: str) -> None:
+    world = make_world(database_url)
+    names = [f"contract/HM-PRE-{i}" for i in range(5)]
+    for i, name in enumerate(names):
+        world.post(world.keys["buyer"], "contract.signed", name, contract_body(f"HM-PRE-{i}"))
+        for j in range(i):
+            world.post(world.keys["finance"], "payment.made", name, pay(f"p{i}-{j}", 10))
+    world.ledger.close()
+    fresh = Ledger(database_url, clock=world.clock, verify_workers=0)
+    try:
+        fresh.preload_streams([*names, f"party/{BUYER_ID}", "contract/HM-NONE"])
+        assert set(fresh._streams) == {*names, f"party/{BUYER_ID}"}
+        for name in [*names, f"party/{BUYER_ID}"]:
+            bulk, single = fresh._streams[name], fresh.load_stream(name)
+            assert single is not None
+            assert (bulk.id, bulk.version, bulk.head, bulk.stream, bulk.state) == (
+                single.id, single.version, single.head, single.stream, single.state)
+            assert (bulk.created_on, bulk.modified_on) == (single.created_on,
+                                                           single.modified_on)
+        # Recording on the preloaded state chains onto the stored heads.
+        world.ledger = fresh
+        outcome = world.post(world.keys["finance"], "payment.made", names[4], pay("p-last", 10))
+        assert outcome.receipt.version == 6  # a signing and four payments before it
+        assert fresh.stream_events(names[4])[-1].prev == fresh.stream_events(names[4])[-2].leaf_hash
+    finally:
+        fresh.close()
