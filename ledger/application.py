@@ -28,7 +28,7 @@ from eventsourcing.utils import get_topic
 
 from .catalogue import check_stream_name, opens_stream, validate_event
 from .domain import SignerInfo, State, check_authority, check_rules, evolve, key_party_id
-from .envelope import Envelope, Submission
+from .envelope import MAX_ENVELOPE_BYTES, Envelope, Submission
 from .errors import (
     BadSignature,
     BatchRejected,
@@ -480,29 +480,33 @@ class Ledger:
         Without ``speculative`` (or for small batches) it completes before returning.
         Items whose key is registered earlier in the same batch are checked in order.
         """
+        # The signer is read from a plain decode first, so that the workers can start
+        # before the full canonical decode and schema checks of every item; a check
+        # is used only if the fully decoded signer's key is the very key it was run
+        # under (``_decide``), so a disagreement can only cost an inline check.
         ready: list[_Item] = []
-        decoded: list[Envelope] = []
-        for item in items:
-            try:
-                item.envelope = item.submission.decode()
-            except LedgerError as error:
-                item.error = error
+        signers = [_plain_signer(item.submission.envelope_bytes) for item in items]
+        self.preload_streams(f"party/{key_party_id(s)}" for s in signers if s is not None)
+        for item, signer in zip(items, signers, strict=True):
+            if signer is None:
                 continue
-            decoded.append(item.envelope)
-        self.preload_streams(f"party/{key_party_id(e.signer)}" for e in decoded)
-        for item in items:
-            if item.envelope is None:
-                continue
-            key = genesis_keys.get(item.envelope.signer, (None,))[0] or self._known_key(
-                item.envelope.signer, work)
+            key = genesis_keys.get(signer, (None,))[0] or self._known_key(signer, work)
             if key is not None:
                 item.key = key
                 ready.append(item)
         pending = self._signatures.submit(
             [(item.key.public, item.submission.envelope_bytes, item.submission.signature)
              for item in ready if item.key is not None])
+        streams = []
+        for item in items:
+            try:
+                item.envelope = item.submission.decode()
+            except LedgerError as error:
+                item.error = error
+                continue
+            streams.append(item.envelope.stream)
         # While the workers check signatures: the streams the batch will extend.
-        self.preload_streams(e.stream for e in decoded)
+        self.preload_streams(streams)
 
         def join() -> bool:
             results = pending.result()
@@ -707,6 +711,19 @@ class _Redo(Exception):
 @lru_cache(maxsize=4096)
 def parse_vkey(vkey: str) -> VerifierKey:
     return VerifierKey.parse(vkey)
+
+
+def _plain_signer(envelope_bytes: bytes) -> str | None:
+    """The ``signer`` of an envelope by a plain decode (no canonical checks); None if
+    there is none to read. Never raises: the full decode reports what is wrong."""
+    if len(envelope_bytes) > MAX_ENVELOPE_BYTES:
+        return None
+    try:
+        value = msgpack.unpackb(envelope_bytes, raw=False, strict_map_key=False)
+    except Exception:
+        return None
+    signer = value.get("signer") if isinstance(value, dict) else None
+    return signer if isinstance(signer, str) else None
 
 
 @lru_cache(maxsize=4096)

@@ -80,3 +80,16 @@ def test_a_worker_killed_mid_batch_costs_nothing_but_time(pool: SignaturePool) -
     # The next batch starts a new worker.
     assert [i for i, ok in enumerate(pool.submit(checks(100, {0})).result()) if not ok] == [0]
     assert pool._processes[0].process.pid != pid
+
+
+def test_the_signer_read_ahead_of_the_full_decode_never_raises() -> None:
+    import msgpack
+
+    from ledger.application import _plain_signer
+    from ledger.envelope import MAX_ENVELOPE_BYTES
+
+    assert _plain_signer(msgpack.packb({"signer": "a/b", "v": 1})) == "a/b"
+    for hostile in (b"", b"\xc1", b"\x91" * 5000, msgpack.packb([1, 2]),
+                    msgpack.packb({"signer": 7}), msgpack.packb({"signer": b"a/b"}),
+                    msgpack.packb({"signer": "a/b", "pad": "x" * MAX_ENVELOPE_BYTES})):
+        assert _plain_signer(hostile) is None
