@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -86,22 +87,45 @@ def client_run(base_url: str, bodies: list[dict[str, str]], concurrency: int,
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             return time.perf_counter() - start, latencies
 
+    cpu_start = time.process_time()
     elapsed, latencies = asyncio.run(main())
-    out.send((elapsed, latencies))
+    out.send((elapsed, latencies, time.process_time() - cpu_start))
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children still running (Linux)."""
+    def own(p: int) -> float:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    total = own(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == pid:
+                    total += own(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return total
 
 
 def measure(base_url: str, bodies: list[dict[str, str]], concurrency: int,
-            batch: bool = False) -> tuple[float, float, float]:
+            batch: bool = False, server_pid: int | None = None) -> tuple[float, ...]:
+    """events/s, p50 ms, p99 ms, server CPU us/event, client CPU us/event."""
     parent, child = multiprocessing.Pipe()
     proc = multiprocessing.Process(target=client_run,
                                    args=(base_url, bodies, concurrency, batch, child))
+    server_before = process_cpu(server_pid) if server_pid else 0.0
     proc.start()
-    elapsed, latencies = parent.recv()
+    elapsed, latencies, client_cpu = parent.recv()
+    server_cpu = process_cpu(server_pid) - server_before if server_pid else 0.0
     proc.join()
     latencies.sort()
     p50 = latencies[len(latencies) // 2]
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return len(bodies) / elapsed, p50 * 1000, p99 * 1000
+    n = len(bodies)
+    return n / elapsed, p50 * 1000, p99 * 1000, 1e6 * server_cpu / n, 1e6 * client_cpu / n
 
 
 def in_process_batch(events: int) -> float:
@@ -112,6 +136,7 @@ def in_process_batch(events: int) -> float:
         bodies, _world = prepare(Path(tmp), events, max(events // 10, 1))
         ledger = Ledger(f"sqlite:///{(Path(tmp) / 'ledger.sqlite3').resolve()}")
         subs = [Submission.from_wire(b) for b in bodies]
+        ledger.start_workers()  # as `ledger serve` does when it starts
         start = time.perf_counter()
         for i in range(0, len(subs), BATCH):
             ledger.record_batch(subs[i:i + BATCH])
@@ -120,8 +145,8 @@ def in_process_batch(events: int) -> float:
     return events / elapsed
 
 
-def one_round(events: int) -> dict[str, tuple[float, float, float]]:
-    results: dict[str, tuple[float, float, float]] = {}
+def one_round(events: int) -> dict[str, tuple[float, ...]]:
+    results: dict[str, tuple[float, ...]] = {}
     for label, concurrency, batch in (("1 client", 1, False), ("8 clients", 8, False),
                                       ("32 clients", 32, False), ("batch of 500", 1, True)):
         with tempfile.TemporaryDirectory() as tmp:
@@ -129,7 +154,8 @@ def one_round(events: int) -> dict[str, tuple[float, float, float]]:
             bodies, _ = prepare(Path(tmp), n, max(n // 10, 1))
             server = start_server(Path(tmp), extra_env={"LEDGER_CHECKPOINT_INTERVAL": "1"})
             try:
-                results[label] = measure(server.base_url, bodies, concurrency, batch)
+                results[label] = measure(server.base_url, bodies, concurrency, batch,
+                                         server.process.pid)
             finally:
                 server.stop()
     return results
@@ -149,14 +175,20 @@ def main() -> None:
             f"{k} {v[0]:,.0f}/s" for k, v in rounds[-1].items()), flush=True)
     base = statistics.median(baseline)
     print()
-    print(f"{'figure':<34}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x in-process':>14}")
+    print(f"{'figure':<34}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x in-process':>14}"
+          f"{'server CPU us/ev':>18}{'client CPU us/ev':>18}")
     summary: dict[str, Any] = {"in_process_batch_per_s": base}
     for label in rounds[0]:
         rate = statistics.median(r[label][0] for r in rounds)
         p50 = statistics.median(r[label][1] for r in rounds)
         p99 = statistics.median(r[label][2] for r in rounds)
-        summary[label] = {"per_s": rate, "p50_ms": p50, "p99_ms": p99}
-        print(f"{'POST ' + label:<34}{rate:>10,.0f}{p50:>9.1f}{p99:>9.1f}{rate / base:>14.2f}")
+        server_us = statistics.median(r[label][3] for r in rounds)
+        client_us = statistics.median(r[label][4] for r in rounds)
+        summary[label] = {"per_s": rate, "p50_ms": p50, "p99_ms": p99,
+                          "server_cpu_us_per_event": server_us,
+                          "client_cpu_us_per_event": client_us}
+        print(f"{'POST ' + label:<34}{rate:>10,.0f}{p50:>9.1f}{p99:>9.1f}{rate / base:>14.2f}"
+              f"{server_us:>18,.0f}{client_us:>18,.0f}")
     print(f"{'baseline: in-process batch ingest':<34}{base:>10,.0f}")
     print(f"target: 32 clients >= 0.5 x in-process batch ingest -> "
           f"{summary['32 clients']['per_s'] / base:.2f}")
