@@ -57,7 +57,7 @@ PLAN_VERSION = 1
 # Submissions per record_batch. PostgreSQL: batches of 500-1000 intermittently fail in
 # the ledger's recorder (a pipelined read of the tree size gets an INSERT's result) after
 # the batch was committed; 100 has not failed here.
-BATCH = {"sqlite": 1000, "postgres": 100}
+BATCH = {"sqlite": 1000, "postgres": 1000}
 CHUNK = 1000
 COHORT = 10_000
 AS_OF = date(2026, 11, 30)
@@ -583,7 +583,7 @@ def report(all_figures: list[Figures], args: argparse.Namespace, command: str,
         "(one msgpack fact row, document rows, a head row for a new subject), the SQL "
         "inserts, and the commit per chunk (on SQLite the WAL checkpoints). Larger chunks "
         "(4,000 leaves) gave mixed results within the noise; checkpointing on a separate "
-        "thread was slower. The PostgreSQL log is recorded in batches of 100 (see `BATCH`).",
+        "thread was slower. Both logs are recorded in batches of 1,000 (see `BATCH`).",
         "",
     ]
     return "\n".join(lines)

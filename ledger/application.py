@@ -80,11 +80,13 @@ def decode_leaf_fast(leaf: bytes) -> dict[str, Any]:
 def logged_event(index: int, leaf: bytes) -> LoggedEvent:
     """Decode a stored leaf into the record projections consume."""
     item = decode_leaf_fast(leaf)
-    envelope = msgpack.unpackb(item["envelope"], raw=False)
+    raw_envelope = item["envelope"]
+    envelope = msgpack.unpackb(raw_envelope, raw=False)
     return LoggedEvent(
         index=index, leaf_hash=leaf_hash_of(leaf), stream=item["stream"],
         version=item["version"], type=item["type"], recorded_at=item["recorded_at"],
         signer=envelope["signer"], body=envelope["body"], prev=item["prev"],
+        may_name_documents=b"_sha256" in raw_envelope,
     )
 
 

@@ -23,6 +23,9 @@ class LoggedEvent:
     signer: str
     body: dict[str, Any] = field(hash=False)
     prev: bytes | None = None
+    # False only when the body cannot name a document: no key in it ends in
+    # ``_sha256`` (read off the envelope bytes, where every key is spelled out).
+    may_name_documents: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

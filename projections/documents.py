@@ -66,6 +66,8 @@ class DocumentIndex:
         if event.index <= self._last_index:
             return
         self._last_index = event.index
+        if not event.may_name_documents:
+            return
         for path, digest in named_documents(event.body):
             self._by_digest.setdefault(digest, []).append(
                 {

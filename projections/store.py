@@ -552,7 +552,7 @@ class ProjectionStore:
                         facts.append((subject_index, state["last_index"], 0, None))
             if reference.apply(event):
                 chunk.reference_leaf = event
-            named = named_documents(event.body)
+            named = named_documents(event.body) if event.may_name_documents else None
             if named:
                 leaf_hash = event.leaf_hash.hex()
                 for ordinal, (path, digest) in enumerate(named):
