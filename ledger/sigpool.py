@@ -20,6 +20,7 @@ worker dies, what it held is checked inline and the pool is started afresh.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import pickle
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .envelope import DOMAIN
+
+log = logging.getLogger(__name__)
 
 # (Ed25519 public key, envelope bytes, signature); the signed message is DOMAIN+envelope.
 Check = tuple[bytes, bytes, bytes]
@@ -131,10 +134,13 @@ class SignaturePool:
         self._shared: _Shared | None = None
         self._processes: list[_Process] = []
         self._batch = 0
+        self._unavailable = False
 
     def submit(self, checks: Sequence[Check]) -> PendingChecks:
         parts = [list(checks[i:i + self.chunk]) for i in range(0, len(checks), self.chunk)]
         if self.workers == 0 or len(checks) < self.threshold:
+            return PendingChecks(None, 0, parts)
+        if self._unavailable:
             return PendingChecks(None, 0, parts)
         try:
             shared = self._start()
@@ -183,12 +189,31 @@ class SignaturePool:
 
     def start(self) -> None:
         """Start the workers now rather than with the first large batch."""
-        if self.workers > 0:
-            self._start()
+        if self.workers > 0 and not self._unavailable:
+            try:
+                self._start()
+            except OSError as error:
+                log.warning("signature workers did not start: %s", error)
+
+    def _start_or_give_up(self) -> _Shared:
+        try:
+            return self._spawn()
+        except OSError:
+            raise
+        except Exception as error:
+            # E.g. inside a daemonic process, which may not have children: check
+            # inline from now on rather than fail every batch.
+            log.warning("signature workers unavailable, checking inline: %r", error)
+            self._unavailable = True
+            self.close()
+            raise OSError(str(error)) from error
 
     def _start(self) -> _Shared:
         if self._shared is not None and all(w.process.is_alive() for w in self._processes):
             return self._shared
+        return self._start_or_give_up()
+
+    def _spawn(self) -> _Shared:
         self.close()
         shared = _Shared(self._context)
         for _ in range(self.workers):

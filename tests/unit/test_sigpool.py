@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,22 @@ def test_the_signer_read_ahead_of_the_full_decode_never_raises() -> None:
                     msgpack.packb({"signer": 7}), msgpack.packb({"signer": b"a/b"}),
                     msgpack.packb({"signer": "a/b", "pad": "x" * MAX_ENVELOPE_BYTES})):
         assert _plain_signer(hostile) is None
+
+
+def _in_a_daemon(out: Any) -> None:
+    pool = SignaturePool(1, chunk=8, threshold=16)
+    pool.start()  # a daemonic process may not have children: inline from then on
+    results = pool.submit(checks(100, {3})).result()
+    out.put(([i for i, ok in enumerate(results) if not ok], pool._unavailable))
+    pool.close()
+
+
+def test_where_workers_cannot_start_the_checks_run_inline() -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    process = context.Process(target=_in_a_daemon, args=(out,), daemon=True)
+    process.start()
+    assert out.get(timeout=60) == ([3], True)
+    process.join(timeout=10)
