@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
-from math import floor
+from functools import lru_cache
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 ONE_DAY = timedelta(days=1)
@@ -17,6 +17,7 @@ ONE_DAY = timedelta(days=1)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+@lru_cache(maxsize=8192)
 def parse_date(text: str) -> date:
     """Parse a ``"YYYY-MM-DD"`` business date; nothing else is accepted."""
     if not _DATE.fullmatch(text):
@@ -41,11 +42,16 @@ def next_day(day: date) -> date:
     return day + ONE_DAY
 
 
-def round_half_up(value: Fraction) -> int:
-    """Round an exact amount to the nearest integer, halves away from zero."""
-    if value >= 0:
-        return floor(value + Fraction(1, 2))
-    return -floor(-value + Fraction(1, 2))
+def round_half_up(value: Fraction | int) -> int:
+    """Round an exact amount to the nearest integer, halves away from zero.
+
+    In integers: for n/d with d > 0 and n >= 0 that is floor(n/d + 1/2), which is
+    (2n + d) // 2d; the negative side mirrors it.
+    """
+    n, d = value.numerator, value.denominator
+    if n >= 0:
+        return (2 * n + d) // (2 * d)
+    return -((-2 * n + d) // (2 * d))
 
 
 def format_yuan(fen: int) -> str:
