@@ -554,7 +554,7 @@ class Ledger:
             key = parse_vkey(entry["vkey"])
             roles = tuple(entry["roles"])
             revoked_at = entry.get("revoked_at")
-        # 3. signature (checked on a worker thread when the key was known in advance;
+        # 3. signature (checked by the signature workers when the key was known in advance;
         # a failure there makes the whole batch be decided again)
         if item.key is not None and item.key == key:
             ok = item.signature_ok is not False
@@ -644,7 +644,7 @@ class Ledger:
         seen = self._recorded_nonces([(env.signer, env.nonce)]).get((env.signer, env.nonce))
         if seen is None or seen[0] != item.submission.envelope_sha256:
             return None
-        # A signature still being checked on a worker thread is confirmed by ``join``
+        # A signature still being checked by the workers is confirmed by ``join``
         # before any outcome of this batch is used.
         return Outcome(seen[1], False)
 

@@ -245,8 +245,8 @@ def test_buyer_party_id_in_events(world: World) -> None:
     assert events[0].signer == world.keys["buyer"].name
 
 
-def test_large_batch_with_a_forged_signature_verified_on_threads(database_url: str) -> None:
-    """Signatures of big batches are checked on worker threads while the batch is
+def test_large_batch_with_a_forged_signature_verified_by_workers(database_url: str) -> None:
+    """Signatures of big batches are checked by worker processes while the batch is
     decided; a failure found there rejects the batch and leaves no trace in memory."""
     world = make_world(database_url, verify_workers=2)
     try:
