@@ -334,3 +334,23 @@ def test_streams_preloaded_in_bulk_equal_those_the_repository_loads(database_url
         assert fresh.stream_events(names[4])[-1].prev == fresh.stream_events(names[4])[-2].leaf_hash
     finally:
         fresh.close()
+
+
+def test_the_nonce_lookup_searches_by_key_however_long_the_log(database_url: str) -> None:
+    from ledger.application import nonce_lookup_sql
+
+    world = make_world(database_url)
+    try:
+        signed = world.sign(world.keys["buyer"], "contract.signed", STREAM, contract_body())
+        receipt = world.ledger.record(signed).receipt
+        envelope = signed.decode()
+        if world.ledger.url.dialect == "sqlite":
+            with world.ledger.reader.cursor() as c:
+                plan = " | ".join(str(row[3]) for row in c.execute(
+                    "EXPLAIN QUERY PLAN " + nonce_lookup_sql(3), ["a", b"x"] * 3).fetchall())
+            assert "SEARCH n USING PRIMARY KEY" in plan and "SCAN n" not in plan, plan
+        found = world.ledger._recorded_nonces([(envelope.signer, envelope.nonce),
+                                               (envelope.signer, bytes(16))])
+        assert found == {(envelope.signer, envelope.nonce): (signed.envelope_sha256, receipt)}
+    finally:
+        world.ledger.close()
