@@ -32,11 +32,11 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .envelope import DOMAIN
+from .envelope import signing_message
 
 log = logging.getLogger(__name__)
 
-# (Ed25519 public key, envelope bytes, signature); the signed message is DOMAIN+envelope.
+# (Ed25519 public key, envelope bytes, signature), as `Submission.verify_with` checks it.
 Check = tuple[bytes, bytes, bytes]
 
 
@@ -57,7 +57,7 @@ def check_signatures(checks: Sequence[Check]) -> list[bool]:
         if ok:
             assert key is not None
             try:
-                key.verify(signature, DOMAIN + envelope)
+                key.verify(signature, signing_message(envelope))
             except InvalidSignature:
                 ok = False
         results.append(ok)
@@ -138,9 +138,7 @@ class SignaturePool:
 
     def submit(self, checks: Sequence[Check]) -> PendingChecks:
         parts = [list(checks[i:i + self.chunk]) for i in range(0, len(checks), self.chunk)]
-        if self.workers == 0 or len(checks) < self.threshold:
-            return PendingChecks(None, 0, parts)
-        if self._unavailable:
+        if self.workers == 0 or self._unavailable or len(checks) < self.threshold:
             return PendingChecks(None, 0, parts)
         try:
             shared = self._start()
@@ -195,7 +193,10 @@ class SignaturePool:
             except OSError as error:
                 log.warning("signature workers did not start: %s", error)
 
-    def _start_or_give_up(self) -> _Shared:
+    def _start(self) -> _Shared:
+        """The running workers' shared state, (re)starting them if needed; OSError if not."""
+        if self._shared is not None and all(w.process.is_alive() for w in self._processes):
+            return self._shared
         try:
             return self._spawn()
         except OSError:
@@ -207,11 +208,6 @@ class SignaturePool:
             self._unavailable = True
             self.close()
             raise OSError(str(error)) from error
-
-    def _start(self) -> _Shared:
-        if self._shared is not None and all(w.process.is_alive() for w in self._processes):
-            return self._shared
-        return self._start_or_give_up()
 
     def _spawn(self) -> _Shared:
         self.close()
