@@ -54,6 +54,12 @@ def _collect_documents(body: dict[str, Any], prefix: str, found: list[tuple[str,
                     _collect_documents(item, f"{prefix}{key}.{position}.", found)
 
 
+def event_documents(event: LoggedEvent) -> list[tuple[str, str]]:
+    """:func:`named_documents` of an event's body, without walking a body whose
+    envelope bytes show it cannot name one (``LoggedEvent.may_name_documents``)."""
+    return named_documents(event.body) if event.may_name_documents else []
+
+
 class DocumentIndex:
     """Fold of every event into ``sha256 -> [DocumentReference]`` (log order)."""
 
@@ -66,9 +72,7 @@ class DocumentIndex:
         if event.index <= self._last_index:
             return
         self._last_index = event.index
-        if not event.may_name_documents:
-            return
-        for path, digest in named_documents(event.body):
+        for path, digest in event_documents(event):
             self._by_digest.setdefault(digest, []).append(
                 {
                     "sha256": digest,

@@ -73,7 +73,7 @@ from ledger.errors import InvalidInput
 from ledger.records import LoggedEvent
 from ledger.store import DatabaseURL
 from projections import rules
-from projections.documents import DocumentReference, named_documents
+from projections.documents import DocumentReference, event_documents
 from projections.engine import Projector
 from projections.reference import Reference
 from projections.subjects import SubjectState, apply_event, subject_key, subject_parties
@@ -552,7 +552,7 @@ class ProjectionStore:
                         facts.append((subject_index, state["last_index"], 0, None))
             if reference.apply(event):
                 chunk.reference_leaf = event
-            named = named_documents(event.body) if event.may_name_documents else None
+            named = event_documents(event)
             if named:
                 leaf_hash = event.leaf_hash.hex()
                 for ordinal, (path, digest) in enumerate(named):
