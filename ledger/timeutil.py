@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 # ASCII digits and no trailing newline: ``\d`` and ``$`` would admit both.
 _INSTANT = re.compile(
@@ -32,6 +33,9 @@ def looks_like_instant(text: str) -> bool:
     return bool(_INSTANT.fullmatch(text))
 
 
+# Instants repeat: every leaf of one commit shares its recorded_at, and a replay meets
+# each signer's signed_at several times. datetimes are immutable, so sharing is safe.
+@lru_cache(maxsize=8192)
 def parse_instant(text: str) -> datetime:
     """Parse an RFC 3339 UTC instant; ``ValueError`` when malformed or impossible."""
     match = _INSTANT.fullmatch(text)

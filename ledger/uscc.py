@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -19,6 +20,7 @@ def check_character(first17: str) -> str:
     return CHARSET[(31 - total % 31) % 31]
 
 
+@lru_cache(maxsize=4096)  # the same parties' codes recur in every event naming them
 def is_valid_uscc(code: str) -> bool:
     return looks_like_uscc(code) and check_character(code[:17]) == code[17]
 

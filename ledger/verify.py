@@ -231,10 +231,14 @@ class VerifiedLeaf:
     envelope: Envelope
     signature: bytes
     prev: bytes | None
+    envelope_bytes: bytes  # exactly as signed
 
 
-def decode_leaf(leaf: bytes) -> VerifiedLeaf:
-    """Check a leaf's canonical form and shape, and its envelope's (not yet the signature)."""
+def decode_leaf(leaf: bytes, *, leaf_hash: bytes | None = None) -> VerifiedLeaf:
+    """Check a leaf's canonical form and shape, and its envelope's (not yet the signature).
+
+    ``leaf_hash``, when the caller has already hashed these exact bytes, is not computed
+    again."""
     from .encoding import decode
 
     try:
@@ -260,8 +264,10 @@ def decode_leaf(leaf: bytes) -> VerifiedLeaf:
                           f"{envelope.type} in {envelope.stream}")
     if (prev is None) != (value["version"] == 1):
         raise LeafInvalid("prev must be nil exactly for the first event of a stream")
-    return VerifiedLeaf(leaf_hash_of(leaf), value["stream"], value["version"], value["type"],
-                        value["recorded_at"], envelope, value["signature"], prev)
+    return VerifiedLeaf(leaf_hash if leaf_hash is not None else leaf_hash_of(leaf),
+                        value["stream"], value["version"], value["type"],
+                        value["recorded_at"], envelope, value["signature"], prev,
+                        value["envelope"])
 
 
 def verify_leaf(leaf: bytes, signer_key: VerifierKey | str, *,
@@ -277,7 +283,7 @@ def verify_leaf(leaf: bytes, signer_key: VerifierKey | str, *,
     if key.name != decoded.envelope.signer:
         raise LeafInvalid(f"the envelope names signer {decoded.envelope.signer}, "
                           f"not {key.name}")
-    if not key.verify(decoded.signature, signing_message(leaf_envelope_bytes(leaf))):
+    if not key.verify(decoded.signature, signing_message(decoded.envelope_bytes)):
         raise LeafInvalid(f"envelope signature does not verify under {key.name} "
                           "(with the envelope domain separation)")
     if previous is None:
@@ -300,9 +306,3 @@ def verify_leaf(leaf: bytes, signer_key: VerifierKey | str, *,
                           f"expected the stream to hold {expect} events")
     return decoded
 
-
-def leaf_envelope_bytes(leaf: bytes) -> bytes:
-    import msgpack
-
-    envelope: bytes = msgpack.unpackb(leaf, raw=False)["envelope"]
-    return envelope

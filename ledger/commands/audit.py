@@ -45,7 +45,7 @@ from ..envelope import Envelope, Submission
 from ..errors import LedgerError
 from ..keys import VerifierKey
 from ..timeutil import parse_instant
-from ..verify import LeafInvalid, VerifiedLeaf, decode_leaf, leaf_envelope_bytes
+from ..verify import LeafInvalid, VerifiedLeaf, decode_leaf
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -165,7 +165,7 @@ class Replay:
         if len(leaf) > MAX_LEAF_BYTES:
             self._find(index, "size", f"leaf is {len(leaf)} bytes; at most {MAX_LEAF_BYTES}")
         try:
-            decoded = decode_leaf(leaf)
+            decoded = decode_leaf(leaf, leaf_hash=leaf_hash)
         except LeafInvalid as error:
             self._find(index, "leaf", error.message)
             self._skip(leaf, leaf_hash)
@@ -178,7 +178,7 @@ class Replay:
         if envelope.expect_version is not None and envelope.expect_version != version - 1:
             self._find(index, "chain", f"the envelope expected {stream} to hold "
                        f"{envelope.expect_version} events; it held {version - 1}")
-        submission = Submission(leaf_envelope_bytes(leaf), decoded.signature)
+        submission = Submission(decoded.envelope_bytes, decoded.signature)
         schema_ok = self._check_schema(index, envelope)
         jobs = self._check_signer(index, envelope, submission, recorded_at, head, schema_ok)
         state = head.state if head is not None else None

@@ -40,7 +40,6 @@ from ..verify import (
     LeafInvalid,
     VerifiedLeaf,
     decode_leaf,
-    leaf_envelope_bytes,
     leaf_hash_of,
     verify_inclusion_document,
 )
@@ -130,7 +129,7 @@ class EventVerifier:
             decoded = decode_leaf(leaf)
         except LeafInvalid as error:
             raise VerificationError(f"leaf {index}: {error.message}", index=index) from error
-        submission = Submission(leaf_envelope_bytes(leaf), decoded.signature)
+        submission = Submission(decoded.envelope_bytes, decoded.signature)
         event = logged(index, digest, decoded)
         key = self.signer_key(event)
         if not submission.verify_with(key):
