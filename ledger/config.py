@@ -24,6 +24,8 @@ class Settings:
     checkpoint_interval: float = 1.0
     max_body_bytes: int = 1 << 20
     max_batch: int = 1000
+    # How long a group commit may wait for the clients its last commit answered (0: never).
+    group_linger: float = 0.003
 
     @property
     def keys_dir(self) -> Path:
@@ -55,6 +57,7 @@ class Settings:
             operator_id=env.get("LEDGER_OPERATOR_ID", DEFAULT_OPERATOR_ID),
             acceptance_window_days=int(env.get("LEDGER_ACCEPTANCE_WINDOW_DAYS", "7")),
             checkpoint_interval=float(env.get("LEDGER_CHECKPOINT_INTERVAL", "1.0")),
+            group_linger=float(env.get("LEDGER_GROUP_LINGER_MS", "3")) / 1000,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)

@@ -13,7 +13,13 @@ process. When the caller asks for the results it claims the chunks still unclaim
 from the back and checks them itself, so both sides stay busy whichever is ahead.
 (A process-pool executor was tried first: its feeder thread needs the GIL to hand
 each chunk over, and so starved the worker while the batch was being decided.)
-Small batches are checked inline: sending them would cost more than it saves. When a
+Batches of fewer than eight are checked inline: sending them would cost more than it
+saves. Larger ones go to the workers even when small, because the process that records
+them is the busier one, and in chunks of eight, so that the caller still finds work to
+help with when a group commit of 32 submissions asks for its results: measured with
+bench/http.py's 32 clients (2026-11-30), group commits ran about 10 % faster with their
+checks on the worker than inline, and chunks of 8 about 5 % faster than chunks of 32,
+while batches of 500 recorded at the same rate with either chunk size. When a
 worker dies, what it held is checked inline and the pool is started afresh.
 """
 
@@ -126,7 +132,7 @@ class SignaturePool:
     chunks from its front; the caller, when it asks for the results, claims from the
     back. Submitting a batch abandons any earlier one that was not collected."""
 
-    def __init__(self, workers: int, *, chunk: int = 32, threshold: int = 64) -> None:
+    def __init__(self, workers: int, *, chunk: int = 8, threshold: int = 8) -> None:
         self.workers = max(0, workers)
         self.chunk = chunk
         self.threshold = threshold

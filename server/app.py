@@ -465,7 +465,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
             key = SignerKey.read(settings.log_key_path)
         the_log = await asyncio.to_thread(Log, the_ledger, key)
         metrics = Metrics()
-        committer = GroupCommitter(the_ledger, metrics)
+        committer = GroupCommitter(the_ledger, metrics, linger=settings.group_linger)
         committer.start()
         store = await asyncio.to_thread(ProjectionStore, the_ledger.url_text)
         runner = ProjectionRunner(the_ledger, store)

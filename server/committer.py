@@ -3,6 +3,14 @@
 Handlers enqueue a submission and await its own outcome; one writer task drains the
 queue into ``Ledger.record_each`` on a worker thread. A receipt is sent only after the
 transaction holding its event has committed.
+
+Each transaction has a fixed cost (its queries, the commit, the fold that follows), so
+fewer, larger groups cost less per event. When a commit returns, the clients it answered
+usually send their next submission within a round trip; rather than commit the few that
+queued meanwhile and make the answered clients wait for the next group, the writer waits
+until ``linger`` seconds after the commit for them to arrive too: for as many as the
+commit answered plus those that queued behind it. A lone client is never kept waiting
+(it is the one expected), and a submission arriving after the linger goes at once.
 """
 
 from __future__ import annotations
@@ -24,12 +32,16 @@ class _Waiting:
 
 
 class GroupCommitter:
-    def __init__(self, ledger: Ledger, metrics: Metrics, *, max_group: int = 500) -> None:
+    def __init__(self, ledger: Ledger, metrics: Metrics, *, max_group: int = 500,
+                 linger: float = 0.003) -> None:
         self.ledger = ledger
         self.metrics = metrics
         self.max_group = max_group
+        self.linger = linger
         self._queue: list[_Waiting] = []
         self._wakeup = asyncio.Event()
+        self._enough = asyncio.Event()
+        self._want = 0  # queue length the writer is waiting for (0: not waiting)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -39,6 +51,7 @@ class GroupCommitter:
     async def stop(self) -> None:
         self._closing = True
         self._wakeup.set()
+        self._enough.set()
         if self._task is not None:
             await self._task
         for waiting in self._queue:
@@ -51,18 +64,40 @@ class GroupCommitter:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(submission, future))
         self._wakeup.set()
+        if self._want and len(self._queue) >= self._want:
+            self._enough.set()
         return await future
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        expected, deadline = 0, 0.0
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
+                await self._gather(expected, deadline - loop.time())
                 group = self._queue[: self.max_group]
                 del self._queue[: self.max_group]
                 await self._commit(group)
+                # Those just answered, with those that queued behind them meanwhile.
+                expected = len(group) + len(self._queue)
+                deadline = loop.time() + self.linger
             if self._closing:
                 return
+
+    async def _gather(self, want: int, timeout: float) -> None:
+        """Wait up to ``timeout`` until ``want`` submissions (at most a group) are queued."""
+        want = min(want, self.max_group)
+        if timeout <= 0 or self._closing or len(self._queue) >= want:
+            return
+        self._want = want
+        self._enough.clear()
+        try:
+            await asyncio.wait_for(self._enough.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._want = 0
 
     async def _commit(self, group: list[_Waiting]) -> None:
         self.metrics.group_commit_size.observe(len(group))
