@@ -32,7 +32,7 @@ class SignatureChecker:
     def __init__(self, processes: int, expected_jobs: int) -> None:
         self.processes = max(1, processes) if expected_jobs >= POOL_THRESHOLD else 1
         self.workers = self.processes - 1
-        self._pool = SignaturePool(self.workers, threshold=1)
+        self._pool = SignaturePool(self.workers, chunk=32, threshold=1)
         self._buffer: list[SignatureJob] = []
         self._pending: tuple[list[SignatureJob], PendingChecks] | None = None
         self.bad: list[int] = []
