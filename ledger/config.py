@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import InvalidInput
+
 # A placeholder public-institution code; a real deployment sets --operator-id.
 DEFAULT_OPERATOR_ID = "12650500MB0000001P"
 
@@ -60,4 +62,8 @@ class Settings:
             group_linger=float(env.get("LEDGER_GROUP_LINGER_MS", "3")) / 1000,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(settings, **clean)
+        settings = replace(settings, **clean)
+        if not 0 <= settings.group_linger <= 0.1:  # also refuses nan
+            raise InvalidInput("LEDGER_GROUP_LINGER_MS must be between 0 and 100 "
+                               f"(milliseconds), got {settings.group_linger * 1000:g}")
+        return settings

@@ -9,8 +9,9 @@ fewer, larger groups cost less per event. When a commit returns, the clients it 
 usually send their next submission within a round trip; rather than commit the few that
 queued meanwhile and make the answered clients wait for the next group, the writer waits
 until ``linger`` seconds after the commit for them to arrive too: for as many as the
-commit answered plus those that queued behind it. A lone client is never kept waiting
-(it is the one expected), and a submission arriving after the linger goes at once.
+commit answered plus those that queued behind it. A client arriving after the linger
+goes at once, so does one whose last group it was alone in; when a wait runs out (some
+answered clients send only once), the writer stops waiting for ``LINGER_BACKOFF``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from ledger.envelope import Submission
 from ledger.errors import LedgerError, ServiceUnavailable
 
 from .metrics import Metrics
+
+# After a wait for answered clients runs out, how long to commit without waiting.
+LINGER_BACKOFF = 0.1
 
 
 @dataclass
@@ -70,36 +74,43 @@ class GroupCommitter:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        expected, deadline = 0, 0.0
+        expected, deadline, calm_until = 0, 0.0, 0.0
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
-                await self._gather(expected, deadline - loop.time())
+                if loop.time() >= calm_until and not await self._gather(
+                        expected, deadline - loop.time()):
+                    # Some of those answered did not come back in time (clients that
+                    # send once, or a slow one): stop waiting for a while.
+                    calm_until = loop.time() + LINGER_BACKOFF
                 group = self._queue[: self.max_group]
                 del self._queue[: self.max_group]
-                await self._commit(group)
+                answered = await self._commit(group)
                 # Those just answered, with those that queued behind them meanwhile.
-                expected = len(group) + len(self._queue)
+                expected = answered + len(self._queue)
                 deadline = loop.time() + self.linger
             if self._closing:
                 return
 
-    async def _gather(self, want: int, timeout: float) -> None:
-        """Wait up to ``timeout`` until ``want`` submissions (at most a group) are queued."""
+    async def _gather(self, want: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` until ``want`` submissions (at most a group) are
+        queued; False if the time ran out first."""
         want = min(want, self.max_group)
         if timeout <= 0 or self._closing or len(self._queue) >= want:
-            return
+            return True
         self._want = want
         self._enough.clear()
         try:
             await asyncio.wait_for(self._enough.wait(), timeout)
         except TimeoutError:
-            pass
+            return False
         finally:
             self._want = 0
+        return True
 
-    async def _commit(self, group: list[_Waiting]) -> None:
+    async def _commit(self, group: list[_Waiting]) -> int:
+        """Record a group and answer its clients; how many were still there to answer."""
         self.metrics.group_commit_size.observe(len(group))
         try:
             results = await asyncio.to_thread(self.ledger.record_each,
@@ -107,16 +118,21 @@ class GroupCommitter:
         except Exception as exc:  # a database failure: nobody gets a receipt
             error = exc if isinstance(exc, LedgerError) else ServiceUnavailable(
                 f"could not record: {type(exc).__name__}")
+            answered = 0
             for waiting in group:
                 if not waiting.future.done():
                     waiting.future.set_exception(error)
-            return
+                    answered += 1
+            return answered
+        answered = 0
         for waiting, result in zip(group, results, strict=True):
             if waiting.future.done():  # the client went away
                 continue
+            answered += 1
             if isinstance(result, LedgerError):
                 waiting.future.set_exception(result)
             else:
                 if result.created:
                     self.metrics.events_recorded.inc()
                 waiting.future.set_result(result)
+        return answered
