@@ -57,10 +57,16 @@ class GroupCommitter:
         self._wakeup.set()
         self._enough.set()
         if self._task is not None:
-            await self._task
-        for waiting in self._queue:
-            if not waiting.future.done():
-                waiting.future.set_exception(ServiceUnavailable("server shutting down"))
+            # Returns even if the writer task was cancelled or failed; whoever it left
+            # unanswered is answered below or by ``_run``'s own cleanup.
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._refuse(self._queue, "server shutting down")
+
+    @staticmethod
+    def _refuse(waiting: list[_Waiting], reason: str) -> None:
+        for w in waiting:
+            if not w.future.done():
+                w.future.set_exception(ServiceUnavailable(reason))
 
     async def submit(self, submission: Submission) -> Outcome:
         if self._closing:
@@ -73,6 +79,18 @@ class GroupCommitter:
         return await future
 
     async def _run(self) -> None:
+        group: list[_Waiting] = []
+        try:
+            await self._write_groups(group)
+        finally:
+            # Cancelled or failed while a group was being committed: its clients cannot
+            # know whether it committed; sent again, a recorded submission is answered
+            # with its receipt.
+            self._refuse(group, "the server stopped while recording this submission; "
+                                "send it again to learn whether it was recorded")
+
+    async def _write_groups(self, group: list[_Waiting]) -> None:
+        """The writer loop; ``group`` holds the submissions being committed."""
         loop = asyncio.get_running_loop()
         expected, deadline, calm_until = 0, 0.0, 0.0
         while True:
@@ -84,12 +102,13 @@ class GroupCommitter:
                     # Some of those answered did not come back in time (clients that
                     # send once, or a slow one): stop waiting for a while.
                     calm_until = loop.time() + LINGER_BACKOFF
-                group = self._queue[: self.max_group]
+                group[:] = self._queue[: self.max_group]
                 del self._queue[: self.max_group]
                 answered = await self._commit(group)
                 # Those just answered, with those that queued behind them meanwhile.
                 expected = answered + len(self._queue)
                 deadline = loop.time() + self.linger
+                group.clear()
             if self._closing:
                 return
 

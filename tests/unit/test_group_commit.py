@@ -158,3 +158,20 @@ async def test_stopping_while_waiting_for_clients_answers_the_queue() -> None:
         assert isinstance(queued.exception(), ServiceUnavailable)
     else:
         assert ledger.groups == [2, 1]
+
+
+async def test_a_cancelled_writer_leaves_nobody_waiting() -> None:
+    ledger = RecordingLedger(commit_seconds=0.1)
+    committer = GroupCommitter(ledger, Metrics(), linger=0.0)  # type: ignore[arg-type]
+    committer.start()
+    in_flight = [asyncio.ensure_future(committer.submit(sub(i))) for i in range(2)]
+    await asyncio.sleep(0.02)  # the writer is committing these two
+    queued = asyncio.ensure_future(committer.submit(sub(2)))
+    await asyncio.sleep(0)
+    assert committer._task is not None
+    committer._task.cancel()
+    await committer.stop()
+    answers = await asyncio.wait_for(
+        asyncio.gather(*in_flight, queued, return_exceptions=True), 1.0)
+    assert all(isinstance(a, ServiceUnavailable) for a in answers), answers
+    assert all("send it again" in str(a) for a in answers[:2]), answers
