@@ -189,6 +189,21 @@ def _leaf_count(cursor: Cursor) -> int:
 # The checkpointer ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CheckedTree:
+    """A tree size and root re-derived from the leaves and consistent with ``last``."""
+
+    last: SignedCheckpoint | None
+    size: int
+    root: bytes
+
+
+def _same(a: SignedCheckpoint | None, b: SignedCheckpoint | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.size == b.size and a.root == b.root
+
+
 class Checkpointer:
     """Signs checkpoints of the log stored beside ``leaves`` and ``tree_nodes``."""
 
@@ -283,6 +298,13 @@ class Checkpointer:
         """
         if self.dialect == "postgres":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+        checked = self.check_growth(cursor)
+        return None if checked is None else self._insert(cursor, checked)
+
+    def check_growth(self, cursor: Cursor) -> CheckedTree | None:
+        """Verify the tree grown since the last checkpoint, without signing it: the
+        expensive part of signing, which may run in a read transaction (the leaves and
+        nodes it reads never change once written). None when it has not grown."""
         last = self.latest(cursor)
         size = self.store.size(cursor)
         old_size = 0 if last is None else last.size
@@ -293,11 +315,25 @@ class Checkpointer:
                 f"the tree has {size} leaves but checkpoint {old_size} was signed",
                 index=size,
             )
-        new_root = self._checked_root(cursor, last, size)
-        checkpoint = Checkpoint(self.origin, size, new_root)
+        return CheckedTree(last, size, self._checked_root(cursor, last, size))
+
+    def sign_checked(self, cursor: Cursor, checked: CheckedTree) -> SignedCheckpoint | None:
+        """Sign a tree verified by ``check_growth`` (in a write transaction, briefly),
+        provided no other checkpoint was signed meanwhile; if one was, the growth is
+        checked again against it here. None when the tree has not grown beyond it."""
+        if self.dialect == "postgres":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+        last = self.latest(cursor)
+        if _same(last, checked.last):
+            return self._insert(cursor, checked)
+        recheck = self.check_growth(cursor)
+        return None if recheck is None else self._insert(cursor, recheck)
+
+    def _insert(self, cursor: Cursor, checked: CheckedTree) -> SignedCheckpoint:
+        checkpoint = Checkpoint(self.origin, checked.size, checked.root)
         note = sign_checkpoint(checkpoint, self.log_key)
         signed_at = format_instant(self.clock().replace(microsecond=0))
-        cursor.execute(self._insert_sql, (size, new_root, note, signed_at))
+        cursor.execute(self._insert_sql, (checked.size, checked.root, note, signed_at))
         return SignedCheckpoint(checkpoint, note, signed_at)
 
     def _checked_root(self, cursor: Cursor, last: SignedCheckpoint | None, size: int) -> bytes:

@@ -58,8 +58,15 @@ class Log:
         """Sign a checkpoint when the tree has grown since the last (None otherwise)."""
         if self.checkpointer is None:
             raise NotFound("this process holds no log key and cannot sign checkpoints")
+        # Re-deriving the grown tree from its leaves takes a while; it runs in a read
+        # transaction so that recording goes on meanwhile, and only the signed row is
+        # written in a (short) write transaction.
+        with self.read_cursor() as c:
+            checked = self.checkpointer.check_growth(c)
+        if checked is None:
+            return None
         with self.write_cursor() as c:
-            return self.checkpointer.sign_if_grown(c)
+            return self.checkpointer.sign_checked(c, checked)
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         checkpointer = self._reader_checkpointer()

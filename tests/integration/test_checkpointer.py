@@ -190,3 +190,50 @@ def test_a_truncated_tree_is_refused(db: TreeDB) -> None:
     error = _refusal(db, checkpointer)
     assert error.index == 40
     assert check_log(db.cursor(), db.dialect).first_bad_index == 40
+
+
+def test_a_tree_checked_apart_from_its_signing_is_signed_at_the_size_checked(
+        db: TreeDB) -> None:
+    """The server checks the grown tree in a read transaction and signs it in a short
+    write transaction; leaves recorded in between wait for the next checkpoint."""
+    checkpointer = _checkpointer(db)
+    _sign(db, checkpointer)
+    db.add_leaves(LEAVES[:50])
+    checked = checkpointer.check_growth(db.cursor())
+    db.commit()
+    assert checked is not None and checked.size == 50
+    db.add_leaves(LEAVES[50:80])  # recorded while the checked tree waits to be signed
+    signed = checkpointer.sign_checked(db.cursor(), checked)
+    db.commit()
+    assert signed is not None and signed.size == 50
+    assert signed.root == merkle.root_from_leaf_hashes(HASHES[:50])
+    following = _sign(db, checkpointer)
+    assert following is not None and following.size == 80  # type: ignore[attr-defined]
+
+
+def test_a_checked_tree_is_checked_again_when_another_checkpoint_came_first(
+        db: TreeDB) -> None:
+    checkpointer = _checkpointer(db)
+    _sign(db, checkpointer)
+    db.add_leaves(LEAVES[:40])
+    stale = checkpointer.check_growth(db.cursor())
+    db.commit()
+    assert stale is not None
+    # Another signer (a second server process) signs 40, then more leaves arrive.
+    assert _sign(db, checkpointer) is not None
+    assert checkpointer.sign_checked(db.cursor(), stale) is None  # 40 is already signed
+    db.commit()
+    db.add_leaves(LEAVES[40:90])
+    stale = checkpointer.check_growth(db.cursor())
+    db.commit()
+    db.add_leaves(LEAVES[90:100])
+    assert _sign(db, checkpointer) is not None  # signs 100 first
+    # The stale check (40 -> 90) is not signed as is: growth is checked again from 100.
+    assert checkpointer.sign_checked(db.cursor(), stale) is None
+    db.commit()
+    db.add_leaves(LEAVES[100:120])
+    assert stale is not None and stale.size == 90
+    again = checkpointer.sign_checked(db.cursor(), stale)
+    db.commit()
+    assert again is not None and again.size == 120
+    assert again.root == merkle.root_from_leaf_hashes(HASHES[:120])
