@@ -7,6 +7,7 @@ Exit codes: 0 verified / done, 1 verification failed or evidence of tampering,
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -135,6 +136,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # The event loop and the writer thread share the GIL; a short switch interval keeps
     # the writer from waiting up to 5 ms each time it needs the GIL back after I/O.
     sys.setswitchinterval(0.0005)
+    # Every request allocates thousands of short-lived objects, and the default
+    # collector thresholds made the server collect young objects every few requests
+    # and walk its whole heap in pauses of up to ~50 ms. Everything loaded so far is
+    # frozen out of collection and young collections run less often: measured with 32
+    # clients, p99 latency about 35 -> 22 ms and about 8 % more events/s (2026-11-30).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     print(f"commitment-ledger serving on http://{settings.host}:{settings.port}", flush=True)
     print(f"  database  {settings.resolved_database_url}")
     print(f"  keys      {settings.keys_dir.resolve()}")
