@@ -22,7 +22,7 @@ Work is done in batches of leaves; only O(log n) hashes and one batch are in mem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,9 +148,11 @@ class _Rebuild:
                 return
 
     def _leaf(
-        self, index: int, leaf: bytes, column_hash: bytes, stored: dict[Node, bytes]
+        self, index: int, leaf: bytes, column_hash: bytes, stored: dict[Node, bytes],
+        computed: bytes | None = None,
     ) -> Iterator[LogProblem]:
-        computed = merkle.leaf_hash(leaf)
+        if computed is None:
+            computed = merkle.leaf_hash(leaf)
         self.leaves.append(computed)  # the tree the leaf bytes give, for checkpoint roots
         in_tree = stored.get((0, index))
         value = computed
@@ -373,6 +375,108 @@ class Checkpointer:
 # Offline audit ----------------------------------------------------------------------
 
 
+class TreeCheck:
+    """The checks of :func:`check_log`, fed the leaves in index order.
+
+    ``check_log`` reads the leaves itself; an audit, which reads and hashes every leaf
+    anyway, feeds them as it goes, so each leaf is read and hashed once. Every leaf is
+    compared with its ``leaf_hash`` column and its tree node, every stored subtree node
+    with its recomputed hash, and each checkpoint's root with the tree of the leaves at
+    its size (and its note with ``log_key`` when given).
+    """
+
+    def __init__(self, cursor: Cursor, dialect: str, log_key: VerifierKey | None = None,
+                 *, max_problems: int = 1000) -> None:
+        self.cursor = cursor
+        self.store = TreeStore(dialect)
+        self.log_key = log_key
+        self.max_problems = max_problems
+        self.stopped = False
+        p = placeholder(self.store.dialect)
+        tree_size = self.store.size(cursor)
+        leaf_count = _leaf_count(cursor)
+        self.report = LogReport(tree_size, leaf_count)
+        if leaf_count != tree_size:
+            first = min(leaf_count, tree_size)
+            self.add(LogProblem(first, f"leaves table has {leaf_count} leaves, tree has "
+                                f"{tree_size}"))
+        self.end = min(leaf_count, tree_size)
+        cursor.execute(f"SELECT MAX(size) FROM checkpoints WHERE size > {p}", (self.end,))
+        beyond = cursor.fetchone()
+        if beyond is not None and beyond[0] is not None:
+            self.add(LogProblem(self.end, f"checkpoint {int(beyond[0])} was signed but the "
+                                f"log has {self.end} leaves"))
+        cursor.execute(
+            f"SELECT size, root, note FROM checkpoints WHERE size <= {p} ORDER BY size",
+            (self.end,),
+        )
+        self._checkpoints = [(int(s), bytes(r), str(n)) for s, r, n in cursor.fetchall()]
+        self._next = 0
+        self._rebuild = _Rebuild(self.store, CompactRange(), DEFAULT_BATCH)
+        self._checkpoints_due()
+
+    @property
+    def size(self) -> int:
+        """Leaves checked so far."""
+        return self._rebuild.leaves.size
+
+    def add(self, problem: LogProblem) -> bool:
+        if len(self.report.problems) >= self.max_problems:
+            self.report.truncated = True
+            self.stopped = True
+            return False
+        self.report.problems.append(problem)
+        return True
+
+    def feed(self, start: int, leaves: Sequence[bytes], column_hashes: Sequence[bytes],
+             computed: Sequence[bytes] | None = None) -> None:
+        """Leaves ``start, start + 1, ...`` with their ``leaf_hash`` column and, when the
+        caller has hashed them, their leaf hashes."""
+        if self.stopped:
+            return
+        if start != self.size:  # the leaves table has a hole before ``start``
+            self._missing()
+            return
+        stop = min(start + len(leaves), self.end)
+        if stop <= start:
+            return
+        stored = self._rebuild._stored_nodes(self.cursor, start, stop)
+        for offset in range(stop - start):
+            digest = computed[offset] if computed is not None else None
+            for problem in self._rebuild._leaf(start + offset, leaves[offset],
+                                               column_hashes[offset], stored, digest):
+                if not self.add(problem):
+                    return
+            if (self._next < len(self._checkpoints)
+                    and self._checkpoints[self._next][0] == start + offset + 1):
+                self._checkpoints_due()
+                if self.stopped:
+                    return
+
+    def finish(self) -> LogReport:
+        if not self.stopped and self.size < self.end:
+            self._missing()
+        return self.report
+
+    def _missing(self) -> None:
+        self.add(LogProblem(self.size, f"leaf {self.size} is missing from the leaves table"))
+        self.stopped = True
+
+    def _checkpoints_due(self) -> None:
+        """Check the checkpoints whose size the leaves have reached."""
+        leaves = self._rebuild.leaves
+        while (self._next < len(self._checkpoints)
+               and self._checkpoints[self._next][0] == leaves.size):
+            cp_size, cp_root, cp_note = self._checkpoints[self._next]
+            self._next += 1
+            self.report.checkpoints_checked += 1
+            if leaves.root() != cp_root:
+                self.add(LogProblem(None, f"checkpoint {cp_size} has root {cp_root.hex()}; "
+                                    f"the leaves give {leaves.root().hex()}"))
+            if self.log_key is not None:
+                _check_note(cp_size, cp_root, cp_note, self.log_key, self.add)
+
+
 def check_log(
     cursor: Cursor,
     dialect: str,
@@ -386,54 +490,22 @@ def check_log(
     With ``log_key``, checkpoint notes are verified with it too. Reports at most
     ``max_problems`` problems (``truncated`` tells when more were cut).
     """
-    store = TreeStore(dialect)
-    p = placeholder(store.dialect)
-    tree_size = store.size(cursor)
-    leaf_count = _leaf_count(cursor)
-    report = LogReport(tree_size, leaf_count)
-
-    def add(problem: LogProblem) -> bool:
-        if len(report.problems) >= max_problems:
-            report.truncated = True
-            return False
-        report.problems.append(problem)
-        return True
-
-    if leaf_count != tree_size:
-        first = min(leaf_count, tree_size)
-        add(LogProblem(first, f"leaves table has {leaf_count} leaves, tree has {tree_size}"))
-    end = min(leaf_count, tree_size)
-
-    cursor.execute(f"SELECT MAX(size) FROM checkpoints WHERE size > {p}", (end,))
-    beyond = cursor.fetchone()
-    if beyond is not None and beyond[0] is not None:
-        add(LogProblem(end, f"checkpoint {int(beyond[0])} was signed but the log has {end} leaves"))
-    cursor.execute(
-        f"SELECT size, root, note FROM checkpoints WHERE size <= {p} ORDER BY size", (end,)
-    )
-    checkpoints = [(int(s), bytes(r), str(n)) for s, r, n in cursor.fetchall()]
-    rebuild = _Rebuild(store, CompactRange(), batch_size)
-    for cp_size, cp_root, cp_note in checkpoints:
-        for problem in rebuild.run(cursor, cp_size):
-            if not add(problem):
-                return report
-        if rebuild.leaves.size != cp_size:
-            return report  # a missing leaf stopped the re-hash; already reported
-        report.checkpoints_checked += 1
-        if rebuild.leaves.root() != cp_root:
-            add(
-                LogProblem(
-                    None,
-                    f"checkpoint {cp_size} has root {cp_root.hex()}; the leaves give "
-                    f"{rebuild.leaves.root().hex()}",
-                )
-            )
-        if log_key is not None:
-            _check_note(cp_size, cp_root, cp_note, log_key, add)
-    for problem in rebuild.run(cursor, end):
-        if not add(problem):
-            return report
-    return report
+    check = TreeCheck(cursor, dialect, log_key, max_problems=max_problems)
+    p = placeholder(check.store.dialect)
+    sql = (f"SELECT idx, leaf, leaf_hash FROM leaves WHERE idx >= {p} AND idx < {p} "
+           "ORDER BY idx")
+    for first in range(0, check.end, batch_size):
+        if check.stopped:
+            break
+        cursor.execute(sql, (first, min(first + batch_size, check.end)))
+        rows = cursor.fetchall()
+        # Contiguous runs from ``first``; a hole stops the check where it begins.
+        run = [(bytes(leaf), bytes(h)) for i, (_idx, leaf, h) in enumerate(rows)
+               if int(rows[i][0]) == first + i]
+        check.feed(first, [leaf for leaf, _ in run], [h for _, h in run])
+        if len(run) < min(first + batch_size, check.end) - first:
+            break
+    return check.finish()
 
 
 def _check_note(

@@ -385,12 +385,13 @@ class _Walk:
     """Feeds leaves to the replay and the signature checker, hashing as it goes."""
 
     def __init__(self, report: AuditReport, options: AuditOptions, size: int,
-                 projector: Any | None) -> None:
+                 projector: Any | None, *, root: bool = True) -> None:
         self.report = report
         self.replay = Replay(acceptance_window=timedelta(days=options.acceptance_window_days),
                              projector=projector)
         self.signatures = SignatureChecker(options.processes, size)
-        self.compact = merkle.CompactRange()
+        # The tree of the leaves as read (not needed where a TreeCheck builds it).
+        self.compact = merkle.CompactRange() if root else None
         self.progress = options.progress
         self.task = None
         if self.progress is not None:
@@ -398,7 +399,8 @@ class _Walk:
 
     def leaf(self, index: int, leaf: bytes) -> bytes:
         digest = merkle.leaf_hash(leaf)
-        self.compact.append(digest)
+        if self.compact is not None:
+            self.compact.append(digest)
         for job in self.replay.check(index, leaf, digest):
             self.signatures.add(job)
         return digest
@@ -458,6 +460,7 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                 walk.advance(len(batch.leaves))
         finally:
             walk.finish()
+        assert walk.compact is not None
         _check_server_root(report, checkpoint.root, walk.compact.root(), claimed.root(),
                            mismatches)
         if remember:
@@ -505,7 +508,7 @@ def _check_server_root(report: AuditReport, signed_root: bytes, entries_root: by
 
 def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions) -> AuditReport:
     from ..application import stream_id
-    from ..checkpointer import check_log
+    from ..checkpointer import TreeCheck
     from .logsource import DatabaseLog
 
     started = time.perf_counter()
@@ -513,18 +516,24 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
     with DatabaseLog(url) as db:
         size = db.size()
         report.tree_size = size
-        walk = _Walk(report, options, size, None)
+        checkpoints = db.checkpoints()
+        # The stored tree and checkpoints are checked as the leaves go by, so that each
+        # leaf is read and hashed once (``check_log`` would read and hash them again).
+        check = TreeCheck(db.cursor, db.dialect, log_key) if checkpoints else None
+        walk = _Walk(report, options, size, None, root=False)
         try:
             for batch in db.batches(size, on_missing=lambda i: report.findings.append(
                     Finding(i, "missing", f"leaf {i} is missing from the leaves table"))):
-                for offset, leaf in enumerate(batch.leaves):
-                    walk.leaf(batch.start + offset, leaf)
+                digests = [walk.leaf(batch.start + offset, leaf)
+                           for offset, leaf in enumerate(batch.leaves)]
+                if check is not None:
+                    assert batch.column_hashes is not None
+                    check.feed(batch.start, batch.leaves, batch.column_hashes, digests)
                 walk.advance(len(batch.leaves))
         finally:
             walk.finish()
-        checkpoints = db.checkpoints()
-        if checkpoints:
-            tree = check_log(db.cursor, db.dialect, log_key)
+        if check is not None:
+            tree = check.finish()
             for problem in tree.problems:
                 report.findings.append(Finding(problem.index, "tree", problem.message))
             last_size, _root, last_note = checkpoints[-1]

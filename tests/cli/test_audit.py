@@ -110,6 +110,36 @@ def test_one_byte_changed_in_a_copied_database_names_its_leaf(
     assert text.code == 1 and f"first bad leaf index: {expected}" in text.out
 
 
+def test_a_stored_tree_node_hash_column_or_checkpoint_altered_is_named(
+        demo_served: Served, tmp_path: Path) -> None:
+    """The database audit checks the stored tree and checkpoints as it reads the leaves."""
+    clean = copy_database(demo_served, tmp_path / "clean.sqlite3")
+    with sqlite3.connect(clean) as conn:
+        size = int(conn.execute("SELECT MAX(idx) + 1 FROM leaves").fetchone()[0])
+        signed = int(conn.execute("SELECT MAX(size) FROM checkpoints").fetchone()[0])
+    assert size >= 12 and signed >= 8
+    edits = {
+        # the hash column of leaf 5 (the leaf itself is intact)
+        "column": ("UPDATE leaves SET leaf_hash = zeroblob(32) WHERE idx = 5", 5),
+        # the stored subtree node over leaves 8..11
+        "node": ("UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 2", 8),
+        # the root stored beside the newest checkpoint's signed note
+        "checkpoint": (f"UPDATE checkpoints SET root = zeroblob(32) WHERE size = {signed}",
+                       None),
+    }
+    for name, (sql, index) in edits.items():
+        copy = tmp_path / f"{name}.sqlite3"
+        copy.write_bytes(clean.read_bytes())
+        with sqlite3.connect(copy) as conn:
+            conn.execute(sql)
+        code, report = audit("--database", f"sqlite:///{copy}", "--log-key",
+                             demo_served.log_vkey)
+        assert code == 1, name
+        tree = [f for f in report["findings"] if f["check"] == "tree"]
+        assert tree, (name, report["findings"])
+        assert tree[0]["index"] == index, (name, tree)
+
+
 def test_an_entry_served_altered_is_named_by_index(demo_served: Served) -> None:
     expected = leaf_index_holding(demo_served.data_dir / "ledger.sqlite3", MARKER)
 
