@@ -1,10 +1,12 @@
 """Audit benchmark: leaves replayed and re-verified per second, beside its baseline.
 
 Builds a log of --events signed payments on a SQLite file (the application writes it, as
-in bench/ingest.py), then times ``ledger audit --database`` (the full replay: canonical
-form, chains, keys, authority, domain rules, signatures, the stored tree and checkpoints,
-the event store's copies) with signature checks on every core and on one process, the
-replay alone (no signatures), and single-core Ed25519 verifications as the baseline.
+in bench/ingest.py, and signs a checkpoint every 10,000 leaves, as a server does), then
+times ``ledger audit --database`` with the log key (the full replay: canonical form,
+chains, keys, authority, domain rules, signatures, the stored tree and every checkpoint
+with its signature, the event store's copies) with signature checks on every core and on
+one process, the replay alone (no signatures), and single-core Ed25519 verifications as
+the baseline.
 Each figure is the median of --rounds rounds.
 
     .venv/bin/python bench/audit.py [--events 20000] [--rounds 3]
@@ -29,23 +31,33 @@ from ledger import merkle
 from ledger.application import Ledger
 from ledger.commands.audit import AuditOptions, Replay, audit_database
 from ledger.commands.logsource import DatabaseLog
+from ledger.keys import SignerKey, VerifierKey
+from ledger.log import Log
+
+CHECKPOINT_EVERY = 20  # batches of 500: a checkpoint per 10,000 leaves, as a server
+                       # recording a few thousand events a second signs one a second
 
 
-def build_log(directory: Path, events: int) -> str:
+def build_log(directory: Path, events: int) -> tuple[str, VerifierKey]:
     world, batches = prepare(directory, events)
     url = f"sqlite:///{directory / 'ledger.sqlite3'}"
     ledger = Ledger(url, clock=world.clock)
+    log_key = SignerKey.from_seed("bench.example/log", bytes(range(32)))
+    log = Log(ledger, log_key, clock=world.clock)
     try:
-        for batch in batches:
+        for i, batch in enumerate(batches):
             ledger.record_batch(batch)
+            if (i + 1) % CHECKPOINT_EVERY == 0:
+                log.sign_checkpoint()
+        log.sign_checkpoint()
     finally:
         ledger.close()
-    return url
+    return url, log_key.verifier
 
 
-def bench_audit(url: str, processes: int) -> tuple[float, int]:
+def bench_audit(url: str, log_key: VerifierKey, processes: int) -> tuple[float, int]:
     start = time.perf_counter()
-    report = audit_database(url, None, AuditOptions(processes=processes))
+    report = audit_database(url, log_key, AuditOptions(processes=processes))
     elapsed = time.perf_counter() - start
     if not report.ok:
         raise SystemExit(f"the benchmark log does not audit clean: {report.findings[:3]}")
@@ -72,15 +84,15 @@ def main() -> None:
     cores = os.cpu_count() or 1
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = build_log(Path(tmp), args.events)
+        url, log_key = build_log(Path(tmp), args.events)
         with DatabaseLog(url) as db:
             leaves = db.size()
         all_cores, one, replay_only, verify = [], [], [], []
         used = 1
         for r in range(args.rounds):
-            rate, used = bench_audit(url, cores)
+            rate, used = bench_audit(url, log_key, cores)
             all_cores.append(rate)
-            one.append(bench_audit(url, 1)[0])
+            one.append(bench_audit(url, log_key, 1)[0])
             replay_only.append(bench_replay_only(url))
             verify.append(bench_verify(20_000))
             print(f"round {r + 1}: audit {rate:,.0f}/s on {used} processes, "
