@@ -47,6 +47,10 @@ class Log:
         else:
             with datastore.get_connection() as conn, conn.transaction(), conn.cursor(
                     row_factory=tuple_row) as curs:
+                # Signing reads the latest checkpoint after waiting for the advisory lock;
+                # under READ COMMITTED that read sees a checkpoint another process signed
+                # while this one waited (a server default of REPEATABLE READ would not).
+                curs.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 yield curs
 
     # Size, checkpoints ------------------------------------------------------

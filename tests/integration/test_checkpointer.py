@@ -237,3 +237,38 @@ def test_a_checked_tree_is_checked_again_when_another_checkpoint_came_first(
     db.commit()
     assert again is not None and again.size == 120
     assert again.root == merkle.root_from_leaf_hashes(HASHES[:120])
+
+
+@pytest.mark.parametrize("tree,beyond,hole", [(3000, 2000, None), (100, 50, 120)],
+                         ids=["past-a-batch-boundary", "with-a-hole-beyond"])
+def test_leaves_beyond_the_tree_fed_as_the_audit_reads_them_are_a_size_mismatch_only(
+        db: TreeDB, database_url: str, tree: int, beyond: int, hole: int | None) -> None:
+    """An audit feeds TreeCheck every batch the leaves table yields, including leaves past
+    the tree's size; only the size mismatch is a problem, as check_log reports it."""
+    from ledger.checkpointer import TreeCheck
+    from ledger.commands.logsource import DatabaseLog
+
+    checkpointer = _checkpointer(db)
+    leaves = [leaf_bytes(i) for i in range(tree + beyond)]
+    db.add_leaves(leaves[:tree])
+    _sign(db, checkpointer)
+    cur = db.cursor()
+    p = db.p
+    cur.executemany(  # leaves without tree nodes, as if the tree had lost its tail
+        f"INSERT INTO leaves (idx, leaf_hash, leaf, stream, version, recorded_at) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
+        [(i, merkle.leaf_hash(leaves[i]), leaves[i], "test/beyond", i + 1,
+          "2026-01-01T00:00:00Z") for i in range(tree, tree + beyond) if i != hole])
+    db.commit()
+    with DatabaseLog(database_url) as log:
+        check = TreeCheck(log.cursor, log.dialect, LOG_KEY.verifier)
+        for batch in log.batches(log.size()):
+            assert batch.column_hashes is not None
+            check.feed(batch.start, batch.leaves, batch.column_hashes)
+        fed = check.finish()
+        offline = check_log(log.cursor, log.dialect, LOG_KEY.verifier)
+    assert [(x.index, x.message) for x in fed.problems] == [
+        (x.index, x.message) for x in offline.problems]
+    assert [x.index for x in fed.problems] == [tree]
+    assert "leaves table has" in fed.problems[0].message and not fed.truncated
+    assert fed.checkpoints_checked == 1
