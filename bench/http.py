@@ -2,8 +2,10 @@
 throughput, and p50/p99 latency, beside in-process batch ingest from the same run.
 
 The server is a real ``ledger serve`` process on SQLite in a temporary directory; the
-load comes from a separate client process (aiohttp), so server and client each have a
-core. Each figure is the median of --rounds rounds.
+load comes from a separate client process on the same cores (kept-alive HTTP/1.1
+connections, requests encoded before timing, a minimal response parser), and the CPU each
+side spends per event is printed beside the figures. Each figure is the median of
+--rounds rounds.
 
     .venv/bin/python bench/http.py [--events 3000] [--rounds 3]
 """
