@@ -298,8 +298,7 @@ class Checkpointer:
         The first call signs even an empty tree. Returns the new checkpoint, or None
         when the tree has not grown. Call inside a transaction; the caller commits.
         """
-        if self.dialect == "postgres":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+        self._lock_signing(cursor)
         checked = self.check_growth(cursor)
         return None if checked is None else self._insert(cursor, checked)
 
@@ -323,13 +322,17 @@ class Checkpointer:
         """Sign a tree verified by ``check_growth`` (in a write transaction, briefly),
         provided no other checkpoint was signed meanwhile; if one was, the growth is
         checked again against it here. None when the tree has not grown beyond it."""
-        if self.dialect == "postgres":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+        self._lock_signing(cursor)
         last = self.latest(cursor)
         if _same(last, checked.last):
             return self._insert(cursor, checked)
         recheck = self.check_growth(cursor)
         return None if recheck is None else self._insert(cursor, recheck)
+
+    def _lock_signing(self, cursor: Cursor) -> None:
+        """One signer at a time across processes (PostgreSQL; SQLite has one writer)."""
+        if self.dialect == "postgres":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
 
     def _insert(self, cursor: Cursor, checked: CheckedTree) -> SignedCheckpoint:
         checkpoint = Checkpoint(self.origin, checked.size, checked.root)
@@ -497,13 +500,13 @@ def check_log(
     for first in range(0, check.end, batch_size):
         if check.stopped:
             break
-        cursor.execute(sql, (first, min(first + batch_size, check.end)))
-        rows = cursor.fetchall()
-        # Contiguous runs from ``first``; a hole stops the check where it begins.
-        run = [(bytes(leaf), bytes(h)) for i, (_idx, leaf, h) in enumerate(rows)
-               if int(rows[i][0]) == first + i]
+        stop = min(first + batch_size, check.end)
+        cursor.execute(sql, (first, stop))
+        # The run of rows contiguous from ``first``; a hole ends the check where it begins.
+        run = [(bytes(leaf), bytes(h)) for i, (idx, leaf, h) in enumerate(cursor.fetchall())
+               if int(idx) == first + i]
         check.feed(first, [leaf for leaf, _ in run], [h for _, h in run])
-        if len(run) < min(first + batch_size, check.end) - first:
+        if len(run) < stop - first:
             break
     return check.finish()
 
