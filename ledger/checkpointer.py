@@ -106,13 +106,19 @@ class _Rebuild:
     def __init__(self, store: TreeStore, compact: CompactRange, batch: int) -> None:
         self.store = store
         self.compact = compact  # follows the stored tree where only leaf bytes differ
-        self.leaves = CompactRange(compact.size, list(compact.frontier().values()))
+        # The tree the leaf bytes give, for checkpoint roots: ``compact`` itself until a
+        # leaf's bytes and its stored hash first differ, then a range of its own.
+        self._leaves: CompactRange | None = None
         self.batch = batch
         p = placeholder(store.dialect)
         self._leaves_sql = (
             f"SELECT idx, leaf, leaf_hash FROM leaves WHERE idx >= {p} AND idx < {p} ORDER BY idx"
         )
         self._p = p
+
+    @property
+    def leaves(self) -> CompactRange:
+        return self.compact if self._leaves is None else self._leaves
 
     def _stored_nodes(self, cursor: Cursor, start: int, end: int) -> dict[Node, bytes]:
         """Stored nodes that leaves ``[start, end)`` complete, in one query."""
@@ -153,7 +159,6 @@ class _Rebuild:
     ) -> Iterator[LogProblem]:
         if computed is None:
             computed = merkle.leaf_hash(leaf)
-        self.leaves.append(computed)  # the tree the leaf bytes give, for checkpoint roots
         in_tree = stored.get((0, index))
         value = computed
         if computed != column_hash or computed != in_tree:
@@ -166,6 +171,11 @@ class _Rebuild:
             )
             if in_tree is not None and in_tree == column_hash:
                 value = in_tree  # the leaf bytes changed; keep checking the tree above it
+        if self._leaves is None and value != computed:
+            self._leaves = CompactRange(self.compact.size,
+                                        list(self.compact.frontier().values()))
+        if self._leaves is not None:
+            self._leaves.append(computed)
         for level, idx, digest in self.compact.append(value)[1:]:
             if stored.get((level, idx)) != digest:
                 first = idx << level

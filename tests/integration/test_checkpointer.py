@@ -159,6 +159,11 @@ def test_altered_old_leaf_is_found_by_the_offline_check(db: TreeDB) -> None:
     assert report.first_bad_index == 12
     assert report.checkpoints_checked == 2
     assert any("checkpoint 50" in p.message for p in report.problems)
+    # The stored tree above the leaf still matches its stored hash, so no tree node is
+    # blamed; every checkpoint over the leaf is, its root re-derived from the bytes.
+    assert [p.index for p in report.problems if p.node is not None] == [12]
+    assert all(p.node == (0, 12) or p.message.startswith("checkpoint ")
+               for p in report.problems)
     # an outsider with the entries and the receipts' leaf hashes names it as well
     cur = db.cursor()
     cur.execute("SELECT leaf FROM leaves ORDER BY idx")
