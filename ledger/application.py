@@ -44,7 +44,7 @@ from .errors import (
 from .keys import VerifierKey
 from .records import LoggedEvent, Receipt
 from .sigpool import SignaturePool
-from .store import DatabaseURL, PendingBatch, PendingLeaf, Reader, leaf_hash_of
+from .store import DatabaseURL, LogMovedOn, PendingBatch, PendingLeaf, Reader, leaf_hash_of
 from .timeutil import Clock, format_instant, parse_instant, utc_now
 
 STREAM_NAMESPACE = uuid.UUID("6f0c5d3e-2b7a-5c1e-9a44-0d1e2c3b4a59")
@@ -202,10 +202,14 @@ class _Workspace:
     fresh: set[str] = field(default_factory=set)
     nonces: dict[tuple[str, bytes], tuple[bytes, Receipt]] = field(default_factory=dict)
     recorded: dict[tuple[str, bytes], tuple[bytes, Receipt]] = field(default_factory=dict)
+    # Every stream the decisions read, found or not: what another writer must not have
+    # appended to before this batch is saved (``PendingBatch.read``).
+    read: set[str] = field(default_factory=set)
 
     def stream(self, name: str) -> StreamAggregate | None:
         if name in self.aggregates:
             return self.aggregates[name]
+        self.read.add(name)
         agg = self.ledger.cached_stream(name)
         if agg is not None:
             self.aggregates[name] = agg
@@ -357,16 +361,29 @@ class Ledger:
                            f"got {len(submissions)}")
         last_error: Exception | None = None
         for _attempt in range(5):
-            try:
-                with self._write_lock:
+            with self._write_lock:
+                try:
                     return self._record_once(submissions, genesis=genesis)
-            except IntegrityError as exc:
-                # Another writer got there first (same stream version or nonce);
-                # decide again against the state now committed.
-                last_error = exc
-                self._streams.clear()
+                except LogMovedOn as exc:
+                    # Another writer appended to streams this batch read: reload them.
+                    last_error = exc
+                    self._forget(exc.streams)
+                except IntegrityError as exc:
+                    # Another writer got there first (same stream version or nonce);
+                    # decide again against the state now committed.
+                    last_error = exc
+                    self._forget(None)
         raise ServiceUnavailable(f"could not record after repeated write conflicts: "
                                  f"{last_error}")
+
+    def _forget(self, streams: Iterable[str] | None) -> None:
+        """Drop cached streams (all of them with None) so that they load afresh."""
+        if streams is None:
+            self._streams.clear()
+            self._seen_size = -1
+            return
+        for name in streams:
+            self._streams.pop(name, None)
 
     def _record_once(self, submissions: Sequence[Submission], *, genesis: bool) -> list[Outcome]:
         size = self.size()
@@ -377,7 +394,7 @@ class Ledger:
             work = _Workspace(self)
             try:
                 return self._decide_and_save(submissions, work, genesis=genesis,
-                                             speculative=speculative)
+                                             speculative=speculative, decided_at=size)
             except BaseException as exc:
                 # Aggregates changed in memory by a batch that was not saved are dropped.
                 for name, agg in work.aggregates.items():
@@ -388,7 +405,7 @@ class Ledger:
         raise AssertionError("unreachable: the second pass knows every signature")
 
     def _decide_and_save(self, submissions: Sequence[Submission], work: _Workspace, *,
-                         genesis: bool, speculative: bool) -> list[Outcome]:
+                         genesis: bool, speculative: bool, decided_at: int) -> list[Outcome]:
         now = self.clock()
         recorded_at = format_instant(now.replace(microsecond=0))
         items = [_Item(i, s) for i, s in enumerate(submissions)]
@@ -421,11 +438,15 @@ class Ledger:
             raise BatchRejected(failures)
         index_of: dict[int, int] = {}
         if events:
-            batch = PendingBatch(leaves=pending)
+            batch = PendingBatch(leaves=pending, decided_at=decided_at,
+                                 read=frozenset(work.read | work.aggregates.keys()))
             batch.by_event = {(p.originator_id, p.version): p for p in pending}
             self.app.events.put(events, ledger_batch=batch)
             assert batch.first_index is not None
             index_of = {id(p): batch.first_index + i for i, p in enumerate(batch.leaves)}
+            # What another writer appended meanwhile did not touch what this batch read;
+            # the streams it did touch are reloaded when next needed.
+            self._forget(batch.moved)
             self._seen_size = batch.first_index + len(events)
             for name, agg in work.aggregates.items():
                 agg.collect_events()  # saved: no longer pending

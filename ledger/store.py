@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from eventsourcing.utils import retry
@@ -43,11 +48,42 @@ class PendingLeaf:
 
 @dataclass(slots=True)
 class PendingBatch:
-    """Travels through ``Application.save(**kwargs)`` to the recorder."""
+    """Travels through ``Application.save(**kwargs)`` to the recorder.
+
+    ``decided_at`` is the log size the batch was decided against and ``read`` the streams
+    the decision read. When another writer (another process on the same database) has
+    appended meanwhile, the recorder lists the streams it appended to in ``moved``, and
+    refuses the batch with ``LogMovedOn`` when one of them was read: the decision may
+    rest on a state that is no longer the latest (a key revoked, a role withdrawn).
+    """
 
     leaves: list[PendingLeaf]
     first_index: int | None = None
     by_event: dict[tuple[Any, int], PendingLeaf] = field(default_factory=dict)
+    decided_at: int | None = None
+    read: frozenset[str] = frozenset()
+    moved: list[str] = field(default_factory=list)
+
+
+class LogMovedOn(IntegrityError):
+    """Another writer appended to streams the batch was decided on; decide it again."""
+
+    def __init__(self, streams: Sequence[str] | None) -> None:
+        self.streams = None if streams is None else list(streams)
+        shown = "the log" if streams is None else ", ".join(list(streams)[:5])
+        super().__init__(f"another writer appended to {shown} while this batch was decided")
+
+
+def _check_moved(cursor: Any, p: str, batch: PendingBatch, size: int) -> None:
+    if batch.decided_at is None or size == batch.decided_at:
+        return
+    if size < batch.decided_at:  # cannot happen to an append-only log; never trust it
+        raise LogMovedOn(None)
+    cursor.execute(f"SELECT DISTINCT stream FROM leaves WHERE idx >= {p}", (batch.decided_at,))
+    moved = sorted(str(row[0]) for row in cursor.fetchall())
+    if batch.read.intersection(moved):
+        raise LogMovedOn(moved)
+    batch.moved = moved
 
 
 def _sqlite_tables() -> list[str]:
@@ -87,6 +123,7 @@ def _write_leaves(cursor: Any, dialect: str, batch: PendingBatch, stored_events:
     p = "?" if dialect == "sqlite" else "%s"
     cursor.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves")
     size = int(cursor.fetchone()[0])
+    _check_moved(cursor, p, batch, size)
     ordered = [batch.by_event[(s.originator_id, s.originator_version)] for s in stored_events]
     cursor.executemany(
         f"INSERT INTO leaves (idx, leaf_hash, leaf, stream, version, recorded_at) "

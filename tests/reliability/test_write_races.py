@@ -14,8 +14,9 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.envelope import Submission
-from ledger.errors import NonceReused
-from tests.factories import World, contract_body, make_world
+from ledger.errors import KeyRevoked, NonceReused
+from ledger.timeutil import format_instant
+from tests.factories import FINANCE_ID, World, contract_body, make_world
 
 STREAM = "contract/RACE-1"
 
@@ -98,3 +99,75 @@ def test_nonce_reused_by_another_process_mid_decision(
     with pytest.raises(NonceReused):
         world.ledger.record(second)
     assert world.ledger.size() == size_before + 1
+
+
+def commit_elsewhere_mid_decision(monkeypatch: pytest.MonkeyPatch, ledger: Ledger,
+                                  other: Ledger, submissions: list[Submission]) -> None:
+    """``other`` commits ``submissions`` once, after ``ledger`` read the log's size and
+    looked up nonces for a batch (while it decides)."""
+    original = ledger._recorded_nonces
+    done: list[Any] = []
+
+    def lookup_then_race(pairs: list[tuple[str, bytes]]) -> Any:
+        found = original(pairs)
+        if not done:
+            done.append(other.record_batch(submissions))
+        return found
+
+    monkeypatch.setattr(ledger, "_recorded_nonces", lookup_then_race)
+
+
+def revocation(world: World) -> Submission:
+    return world.sign(world.operator, "key.revoked", f"party/{FINANCE_ID}", {
+        "key_name": world.keys["finance"].name, "reason": "token lost",
+        "effective_at": format_instant(world.clock.now)})
+
+
+def test_a_key_revoked_by_another_process_mid_decision_is_refused(
+        two_writers: tuple[World, Ledger], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch read the signer's party before the revocation committed elsewhere and
+    extends another stream, so no unique constraint stops it: the log having moved on
+    under what it read makes it decide again, and the key is refused."""
+    world, other = two_writers
+    world.ledger.record(payment(world, "before"))  # this process now caches the key
+    commit_elsewhere_mid_decision(monkeypatch, world.ledger, other, [revocation(world)])
+    size_before = world.ledger.size()
+    with pytest.raises(KeyRevoked):
+        world.ledger.record(payment(world, "after"))
+    assert world.ledger.size() == size_before + 1  # the revocation only
+    # and it stays refused: the stale key is not kept in this process's cache
+    with pytest.raises(KeyRevoked):
+        world.ledger.record(payment(world, "later"))
+
+
+def test_a_write_elsewhere_to_streams_not_read_lets_the_batch_through(
+        two_writers: tuple[World, Ledger], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process appending to streams this batch did not read does not make it
+    decide again; both land, one after the other, and this process reloads the streams
+    the other one extended before using them."""
+    world, other = two_writers
+    world.ledger.record(payment(world, "warm"))
+    world.ledger.record(world.sign(world.keys["buyer"], "contract.signed", "contract/RACE-3",
+                                   contract_body("RACE-3")))  # cached here, paid elsewhere
+    elsewhere = world.sign(world.keys["finance"], "payment.made", "contract/RACE-3", {
+        "payment_id": "else-1", "milestone_id": "m1", "amount_fen": 100,
+        "paid_on": "2026-08-01", "method": "transfer", "voucher_ref": "V-2",
+        "purpose": "principal"})
+    commit_elsewhere_mid_decision(monkeypatch, world.ledger, other, [elsewhere])
+    decided = world.ledger._decide_and_save
+    decisions: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        decisions.append(1)
+        return decided(*args, **kwargs)
+
+    monkeypatch.setattr(world.ledger, "_decide_and_save", counting)
+    size_before = world.ledger.size()
+    outcome = world.ledger.record(payment(world, "here"))
+    assert decisions == [1]
+    assert outcome.receipt.leaf_index == size_before + 1  # after the other's leaf
+    assert world.ledger.size() == size_before + 2
+    cached = world.ledger.cached_stream("contract/RACE-3")
+    assert cached is not None and cached.version == 2  # not the stale version 1
+    assert [e.index for e in world.ledger.events(size_before)] == [size_before,
+                                                                        size_before + 1]
