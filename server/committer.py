@@ -17,6 +17,7 @@ answered clients send only once), the writer stops waiting for ``LINGER_BACKOFF`
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from ledger.application import Ledger, Outcome
@@ -27,6 +28,8 @@ from .metrics import Metrics
 
 # After a wait for answered clients runs out, how long to commit without waiting.
 LINGER_BACKOFF = 0.1
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +85,16 @@ class GroupCommitter:
         group: list[_Waiting] = []
         try:
             await self._write_groups(group)
+        except Exception:
+            # A fault of the writer itself (database failures are answered by
+            # ``_commit``): nobody may be left waiting, so answer everyone queued and
+            # start a fresh writer for those who come next.
+            log.exception("the group-commit writer failed; starting it again")
+            queued, self._queue = self._queue, []
+            self._refuse(queued, "the server could not record this submission; send it "
+                                 "again")
+            if not self._closing:
+                self._task = asyncio.create_task(self._run(), name="group-commit")
         finally:
             # Cancelled or failed while a group was being committed: its clients cannot
             # know whether it committed; sent again, a recorded submission is answered

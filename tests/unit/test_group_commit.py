@@ -175,3 +175,34 @@ async def test_a_cancelled_writer_leaves_nobody_waiting() -> None:
         asyncio.gather(*in_flight, queued, return_exceptions=True), 1.0)
     assert all(isinstance(a, ServiceUnavailable) for a in answers), answers
     assert all("send it again" in str(a) for a in answers[:2]), answers
+
+
+async def test_a_writer_that_fails_answers_everyone_and_starts_again(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A fault in the writer itself (not a database error, which ``_commit`` answers):
+    the group it held and the clients queued behind it are answered at once, not left
+    waiting, and the next submission is recorded by a fresh writer."""
+    ledger = RecordingLedger(commit_seconds=0.05)
+    committer = GroupCommitter(ledger, Metrics(), linger=0.0)  # type: ignore[arg-type]
+    real_commit = committer._commit
+    faults = [RuntimeError("a bug in the writer")]
+
+    async def failing_commit(group: list[committer_module._Waiting]) -> int:
+        answered = await real_commit(group)
+        if faults:
+            raise faults.pop()
+        return answered
+
+    committer._commit = failing_commit  # type: ignore[method-assign]
+    committer.start()
+    first = asyncio.ensure_future(committer.submit(sub(0)))
+    await asyncio.sleep(0.01)  # the writer is committing the first
+    queued = [asyncio.ensure_future(committer.submit(sub(i))) for i in (1, 2)]
+    answers = await asyncio.wait_for(
+        asyncio.gather(first, *queued, return_exceptions=True), 1.0)
+    assert isinstance(answers[0], Outcome)  # committed and answered before the fault
+    assert all(isinstance(a, ServiceUnavailable) for a in answers[1:]), answers
+    assert "writer failed" in caplog.text
+    later = await asyncio.wait_for(committer.submit(sub(3)), 1.0)
+    assert isinstance(later, Outcome) and ledger.groups[-1] == 1
+    await committer.stop()
