@@ -29,7 +29,7 @@ import contextlib
 import logging
 import multiprocessing
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing.connection import Connection, wait
@@ -90,12 +90,28 @@ class PendingChecks:
         return self._results
 
 
+# Nobody holds the claims' lock for more than a few integer operations: a longer wait
+# means its holder died holding it (killed in between), and it will never be released.
+LOCK_TIMEOUT = 5.0
+
+
 class _Shared:
     """Chunk claims, shared with the workers: [batch id, next front chunk, end]."""
 
     def __init__(self, context: Any) -> None:
         self.lock = context.Lock()
         self.cells = context.RawArray("q", 3)
+
+    @contextlib.contextmanager
+    def claims(self) -> Iterator[Any]:
+        """The cells, under the lock; OSError if the lock cannot be had."""
+        if not self.lock.acquire(timeout=LOCK_TIMEOUT):
+            raise OSError("the signature workers' lock was not released (a worker died "
+                          "holding it?)")
+        try:
+            yield self.cells
+        finally:
+            self.lock.release()
 
 
 def _work(tasks: Connection, results: Connection, shared: _Shared) -> None:
@@ -150,8 +166,8 @@ class SignaturePool:
             shared = self._start()
             self._drain()
             self._batch += 1
-            with shared.lock:
-                shared.cells[0], shared.cells[1], shared.cells[2] = self._batch, 0, len(parts)
+            with shared.claims() as cells:
+                cells[0], cells[1], cells[2] = self._batch, 0, len(parts)
             message = pickle.dumps((self._batch, parts), protocol=pickle.HIGHEST_PROTOCOL)
             for worker in self._processes:
                 worker.tasks.send_bytes(message)
@@ -166,11 +182,18 @@ class SignaturePool:
         if shared is None or batch != self._batch:
             return [check_signatures(part) for part in parts]  # abandoned
         while True:
-            with shared.lock:
-                front, end = shared.cells[1], shared.cells[2]
-                if front >= end:
-                    break
-                shared.cells[2] = index = end - 1
+            try:
+                with shared.claims() as cells:
+                    front, end = cells[1], cells[2]
+                    if front >= end:
+                        break
+                    cells[2] = index = end - 1
+            except OSError as error:
+                # The workers cannot be trusted to finish: check what is left here.
+                log.warning("signature workers stuck, checking inline: %s", error)
+                self.close(wait=False)
+                return [part if part is not None else check_signatures(parts[i])
+                        for i, part in enumerate(done)]
             done[index] = check_signatures(parts[index])
         waiting = {i for i in range(front) if done[i] is None}
         while waiting:
@@ -238,17 +261,21 @@ class SignaturePool:
     def _drain(self) -> None:
         """Read results left by an abandoned batch, so no pipe fills up."""
         for worker in self._processes:
-            while worker.results.poll():
-                worker.results.recv()
+            try:
+                while worker.results.poll():
+                    worker.results.recv()
+            except EOFError as error:  # the worker is gone
+                raise OSError("a signature worker exited") from error
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the workers: asked to finish (``wait``), or at once."""
         processes, self._processes, self._shared = self._processes, [], None
         for worker in processes:
             with contextlib.suppress(OSError):
                 worker.tasks.send_bytes(b"")
             worker.tasks.close()
         for worker in processes:
-            worker.process.join(timeout=5)
+            worker.process.join(timeout=5 if wait else 0)
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join()

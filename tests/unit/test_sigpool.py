@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ledger import sigpool
 from ledger.envelope import signing_message
 from ledger.keys import SignerKey
 from ledger.sigpool import Check, SignaturePool, check_signatures
@@ -113,3 +114,42 @@ def test_where_workers_cannot_start_the_checks_run_inline() -> None:
     process.start()
     assert out.get(timeout=60) == ([3], True)
     process.join(timeout=10)
+
+
+def test_a_claims_lock_left_held_does_not_stop_the_checks(
+        pool: SignaturePool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if a worker had been killed between taking the lock on the chunk claims and
+    releasing it: a batch submitted then is checked in-process, and the pool starts
+    afresh for the next."""
+    monkeypatch.setattr(sigpool, "LOCK_TIMEOUT", 0.2)
+    pool.start()
+    shared = pool._shared
+    assert shared is not None and shared.lock.acquire(timeout=1)
+    try:
+        results = pool.submit(checks(200, {4, 150})).result()
+    finally:
+        shared.lock.release()
+    assert [i for i, ok in enumerate(results) if not ok] == [4, 150]
+    assert pool._processes == []
+    assert [i for i, ok in enumerate(pool.submit(checks(100, {9})).result()) if not ok] == [9]
+    assert pool._processes and pool._processes[0].process.is_alive()
+
+
+def test_a_claims_lock_seized_mid_batch_is_finished_in_process(
+        pool: SignaturePool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock lost while the worker is on a batch: the caller finishes every chunk
+    itself, whatever the worker had claimed, and stops that worker."""
+    monkeypatch.setattr(sigpool, "LOCK_TIMEOUT", 0.2)
+    pool.start()
+    shared = pool._shared
+    assert shared is not None
+    worker = pool._processes[0].process
+    pending = pool.submit(checks(1000, {7, 999}))
+    assert shared.lock.acquire(timeout=1)
+    try:
+        results = pending.result()
+    finally:
+        shared.lock.release()
+    assert [i for i, ok in enumerate(results) if not ok] == [7, 999]
+    worker.join(timeout=5)
+    assert not worker.is_alive() and pool._processes == []
