@@ -59,6 +59,20 @@ class Services:
     started: float
     projections: ProjectionStore
     runner: ProjectionRunner
+    # The signing under way, if any: callers that want a fresh checkpoint join it
+    # rather than each re-checking the grown tree on a thread of its own.
+    signing: asyncio.Future[Any] | None = None
+
+    async def sign_checkpoint(self) -> bool:
+        """Sign a checkpoint over the log as it is now (True), or join the signing under
+        way (False: it covers at least what was recorded before it started)."""
+        started = self.signing is None or self.signing.done()
+        if started:
+            self.signing = asyncio.ensure_future(asyncio.to_thread(self.log.sign_checkpoint))
+        assert self.signing is not None
+        # Shielded: a caller that goes away does not cancel the others' signing.
+        await asyncio.shield(self.signing)
+        return started
 
 
 SERVICES = web.AppKey("services", Services)
@@ -216,14 +230,19 @@ async def checkpoint_note_covering(svc: Services, size: int, timeout: float = 10
     """The latest signed checkpoint once one covers ``size`` leaves."""
     deadline = time.monotonic() + timeout
     while True:
-        if svc.log.checkpointer is not None:
-            await asyncio.to_thread(svc.log.sign_checkpoint)
         latest = await asyncio.to_thread(svc.log.latest_checkpoint)
         if latest is not None and latest.size >= size:
             return latest.note
         if time.monotonic() > deadline:
             raise ServiceUnavailable("no checkpoint covers the log yet; try again shortly")
-        await asyncio.sleep(0.05)
+        if svc.log.checkpointer is None:
+            await asyncio.sleep(0.05)  # another process signs
+        elif await svc.sign_checkpoint():
+            latest = await asyncio.to_thread(svc.log.latest_checkpoint)
+            if latest is not None and latest.size >= size:
+                return latest.note
+            await asyncio.sleep(0.05)
+        # else: joined a signing that may have begun before this leaf; look, then sign afresh
 
 
 async def post_batch(request: web.Request) -> web.Response:
@@ -260,7 +279,7 @@ async def get_checkpoint(request: web.Request) -> web.Response:
     if latest is None:
         if svc.log.checkpointer is None:
             raise ServiceUnavailable("no checkpoint has been signed yet")
-        await asyncio.to_thread(svc.log.sign_checkpoint)
+        await svc.sign_checkpoint()
         latest = await asyncio.to_thread(svc.log.latest_checkpoint)
     assert latest is not None
     return web.Response(text=latest.note, content_type="text/plain", charset="utf-8")
@@ -514,7 +533,7 @@ async def _checkpoint_loop(svc: Services, stopping: asyncio.Event) -> None:
         return
     while not stopping.is_set():
         try:
-            await asyncio.to_thread(svc.log.sign_checkpoint)
+            await svc.sign_checkpoint()
         except LedgerError as error:
             log.error("checkpoint refused: %s", error)
         except Exception:

@@ -9,9 +9,11 @@ import io
 from typing import Any
 
 import msgpack
+import pytest
 
 from ledger import merkle
 from ledger.verify import verify_consistency_between, verify_inclusion_document
+from server.app import SERVICES
 from tests.e2e.conftest import Served
 from tests.factories import SUPPLIER_ID, contract_body
 
@@ -60,6 +62,35 @@ async def test_wait_for_checkpoint_returns_a_verifiable_inclusion_proof(served: 
     assert body["inclusion"]["leaf_hash"] == body["leaf_hash"]
     key = await (await served.client.get("/v1/log/key")).text()
     assert key.strip() == served.log_key.verifier.vkey
+
+
+async def test_concurrent_waits_for_a_checkpoint_share_the_signing(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twenty clients asking for a checkpoint over their payment at once are served by a
+    few signings, not twenty (each re-checks the grown tree on a worker thread, where it
+    would hold up recording); every answer still proves its own leaf."""
+    w = served.world
+    svc = served.client.app[SERVICES]
+    signings: list[int] = []
+    real = svc.log.sign_checkpoint
+
+    def counted() -> Any:
+        signings.append(1)
+        return real()
+
+    monkeypatch.setattr(svc.log, "sign_checkpoint", counted)
+    r = await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()))
+    assert r.status == 201
+    responses = await asyncio.gather(*(
+        post(served, w.sign(w.keys["finance"], "payment.made", STREAM, pay(f"w{i}")),
+             query="?wait=checkpoint") for i in range(20)))
+    assert [r.status for r in responses] == [201] * 20
+    for response in responses:
+        body = await response.json()
+        checkpoint = verify_inclusion_document(body["inclusion"], body["checkpoint"],
+                                               served.log_key.verifier.vkey)
+        assert checkpoint.size > body["leaf_index"]
+    assert 1 <= len(signings) <= 5, len(signings)
 
 
 async def test_proofs_entries_and_tiles_agree(served: Served) -> None:
