@@ -35,7 +35,10 @@ only has to rebuild byte-identical envelopes:
   string, the signer, the stream and the ``payment_id``, cut to 16 bytes — the payment's
   identity, whatever file it arrives in (a payment re-exported later with other content is
   refused as a reused nonce, never recorded twice). Described events get
-  SHA-256(domain, signer, the file's SHA-256, position) instead;
+  SHA-256(domain, signer, SHA-256 of the canonical encoding of their type, stream, body
+  and expect_version, how many identical ones precede them in the input) instead: their
+  own content, so that a file corrected and run again keeps the nonces of the items it
+  did not change (those already recorded are recognised, not recorded again);
 - ``signed_at`` is fixed per input: ``--signed-at``, else the value remembered for this
   file and signer (state dir, ``post/``), else the one in ``--receipts`` of an earlier run
   by the same signer, else now (then remembered). The server refuses a ``signed_at``
@@ -63,6 +66,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from .. import encoding
 from ..catalogue import validate_event
 from ..client import LedgerClient, ServerRefused
 from ..envelope import Submission, parse_json, parse_msgpack_wire, sign_envelope
@@ -90,7 +94,8 @@ NAME = "post"
 DEFAULT_BATCH = 500
 MAX_BATCH = 1000
 CSV_NONCE_DOMAIN = b"commitment-ledger/post/csv-payment-nonce/v1\n"
-DESCRIPTION_NONCE_DOMAIN = b"commitment-ledger/post/description-nonce/v1\n"
+DESCRIPTION_NONCE_DOMAIN = b"commitment-ledger/post/description-nonce/v2\n"
+DESCRIPTION_IDENTITY = ("type", "stream", "body", "expect_version")
 CSV_REQUIRED = ("contract_id", "payment_id", "paid_on", "method", "voucher_ref")
 CSV_OPTIONAL = ("milestone_id", "purpose", "amount", "amount_fen")
 DESCRIPTION_FIELDS = {"type", "stream", "body", "expect_version", "signed_at", "nonce"}
@@ -261,9 +266,23 @@ def csv_nonce(signer: str, stream: str, payment_id: str) -> bytes:
     return hashlib.sha256(CSV_NONCE_DOMAIN + material).digest()[:16]
 
 
-def description_nonce(signer: str, content_sha256: str, position: int) -> bytes:
-    material = f"{signer}\n{content_sha256}\n{position}".encode()
+def description_nonce(signer: str, identity: bytes, occurrence: int) -> bytes:
+    """The nonce of a described event: its own content (``identity``: the canonical
+    encoding of its type, stream, body and expect_version) and how many identical ones
+    come before it in the input, so that editing another item does not change it."""
+    material = (signer.encode() + b"\n" + hashlib.sha256(identity).digest()
+                + occurrence.to_bytes(8, "big"))
     return hashlib.sha256(DESCRIPTION_NONCE_DOMAIN + material).digest()[:16]
+
+
+def description_identity(element: dict[str, Any]) -> bytes:
+    """What identifies a described event (b"" for one that cannot be encoded: signing it
+    fails with the reason)."""
+    try:
+        return encoding.encode({name: element[name] for name in DESCRIPTION_IDENTITY
+                                if name in element})
+    except LedgerError:
+        return b""
 
 
 def items_from_csv(rows: Sequence[PaymentRow], key: SignerKey, signed_at: str) -> list[Item]:
@@ -280,13 +299,14 @@ def items_from_csv(rows: Sequence[PaymentRow], key: SignerKey, signed_at: str) -
     return items
 
 
-def items_from_document(document: Any, key: SignerKey | None, signed_at: str | None,
-                        content_sha256: str) -> list[Item]:
+def items_from_document(document: Any, key: SignerKey | None,
+                        signed_at: str | None) -> list[Item]:
     """Submissions (posted as they are) and descriptions (signed with ``key``)."""
     elements = document if isinstance(document, list) else [document]
     if not elements:
         raise InvalidInput("the input holds no events")
     items = []
+    seen: dict[bytes, int] = {}
     for position, element in enumerate(elements):
         label = f"item {position}"
         if not isinstance(element, dict):
@@ -301,9 +321,11 @@ def items_from_document(document: Any, key: SignerKey | None, signed_at: str | N
                 raise InvalidInput(f"{label} is an unsigned event description; give --key "
                                    "FILE to sign it")
             assert signed_at is not None
+            identity = description_identity(element)
+            occurrence = seen.get(identity, 0)
+            seen[identity] = occurrence + 1
             submission = _sign_description(label, element, key, signed_at,
-                                           description_nonce(key.name, content_sha256,
-                                                             position))
+                                           description_nonce(key.name, identity, occurrence))
         items.append(Item.of(label, submission, {"item": position}))
     return items
 
@@ -378,9 +400,10 @@ class ReceiptsFile:
                 if "leaf_index" in r}
 
     def signed_at_of(self, signer: str) -> str | None:
-        """The ``signed_at`` of the latest CSV row this signer posted into this file."""
+        """The ``signed_at`` of the latest CSV row or described event this signer
+        posted into this file."""
         for record in reversed(self.lines):
-            if record.get("signer") == signer and "row" in record:
+            if record.get("signer") == signer and ("row" in record or "item" in record):
                 value = record.get("signed_at")
                 return value if isinstance(value, str) else None
         return None
@@ -521,8 +544,8 @@ def run(args: argparse.Namespace) -> int:
         signed_at = None
         if key is not None and _has_descriptions(document):
             signed_at = choose_signed_at(args.signed_at, key.name, content_sha256, args.file,
-                                         None)
-        items = items_from_document(document, key, signed_at, content_sha256)
+                                         receipts)
+        items = items_from_document(document, key, signed_at)
     if args.sign_only:
         print_json([item.submission.to_json_map() for item in items])
         return EXIT_OK

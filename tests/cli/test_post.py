@@ -19,7 +19,13 @@ import pytest
 from ledger.application import logged_event
 from ledger.client import LedgerClient
 from ledger.commands.logsource import ServerLog
-from ledger.commands.post import csv_nonce, items_from_csv, parse_payments_csv, parse_yuan
+from ledger.commands.post import (
+    csv_nonce,
+    items_from_csv,
+    items_from_document,
+    parse_payments_csv,
+    parse_yuan,
+)
 from ledger.envelope import Submission, sign_envelope
 from ledger.errors import InvalidInput
 from ledger.keys import SignerKey
@@ -278,6 +284,60 @@ def test_descriptions_submissions_and_msgpack(served: Served, tmp_path: Path) ->
                                                  "voucher_ref": "J4"}).to_msgpack_map()))
     assert cli("post", str(as_msgpack), "--server", served.url).code == 0
     assert sorted(p["payment_id"] for p in payment_events(served)) == ["J1", "J2", "J3", "J4"]
+
+
+def events_of_type(served: Served, type_: str) -> list[dict[str, object]]:
+    size = served.tree_size()
+    served.wait_for_checkpoint(size)
+    return [event.body for batch in ServerLog(served.url).batches(size, with_hashes=False)
+            for offset, leaf in enumerate(batch.leaves)
+            if (event := logged_event(batch.start + offset, leaf)).type == type_]
+
+
+def test_a_description_file_corrected_and_run_again_records_each_event_once(
+        served: Served, tmp_path: Path) -> None:
+    """The second of two described settlements is refused; the user corrects it and runs
+    the same command again, as the refusal says: the first, already recorded, is
+    recognised (its nonce is its own content's), not recorded a second time. Identical
+    descriptions within one file stay distinct events."""
+    keys = payment_world(served, tmp_path / "world", value_fen=1_000)
+
+    def settlement(amount: int, day: str) -> dict[str, object]:
+        return {"type": "contract.settlement_confirmed", "stream": "contract/C0",
+                "body": {"milestone_id": "m1", "amount_fen": amount, "confirmed_on": day}}
+
+    described = tmp_path / "settlements.json"
+    receipts = tmp_path / "receipts.jsonl"
+    command = ("post", str(described), "--key", str(keys["buyer"]), "--server", served.url,
+               "--receipts", str(receipts), "--batch-size", "1")
+    described.write_text(json.dumps([settlement(500, "2025-07-01"),
+                                     settlement(5000, "2025-07-02")]), encoding="utf-8")
+    first = cli(*command)
+    assert first.code == 2 and "item 1" in first.err, first.err
+    described.write_text(json.dumps([settlement(500, "2025-07-01"),
+                                     settlement(400, "2025-07-02")]), encoding="utf-8")
+    second = cli(*command)
+    assert second.code == 0, second.err
+    assert [e["amount_fen"] for e in events_of_type(served, "contract.settlement_confirmed")
+            ] == [500, 400]
+    assert len(read_receipts(receipts)) == 2
+    # Without the receipts file, the server itself recognises what it holds.
+    again = cli("post", str(described), "--key", str(keys["buyer"]), "--server", served.url)
+    assert again.code == 0, again.err
+    assert len(events_of_type(served, "contract.settlement_confirmed")) == 2
+
+
+def test_identical_descriptions_in_one_file_get_distinct_nonces() -> None:
+    key = SignerKey.from_seed(f"{BUYER_ID}/buyer", bytes(range(32)))
+    same = {"type": "milestone.disputed", "stream": "contract/C0",
+            "body": {"milestone_id": "m1", "reason": "late", "disputed_on": "2025-07-01"}}
+    other = {**same, "body": {**same["body"], "reason": "incomplete"}}
+    items = items_from_document([same, other, same], key, "2025-07-02T00:00:00Z")
+    nonces = [item.nonce for item in items]
+    assert len(set(nonces)) == 3
+    # Editing or removing another item leaves an item's nonce alone.
+    alone = items_from_document([same, same], key, "2025-07-02T00:00:00Z")
+    assert [i.nonce for i in alone] == [nonces[0], nonces[2]]
 
 
 def test_an_unreachable_server_exits_3(tmp_path: Path) -> None:
