@@ -31,7 +31,7 @@ from types import FrameType
 
 from ledger.application import Ledger, logged_event
 from ledger.store import leaf_hash_of
-from projections.store import ProjectionStore
+from projections.store import ProjectionMismatch, ProjectionStore
 
 DEFAULT_CHUNK = 1000
 
@@ -62,6 +62,11 @@ class ProjectionRunner:
         return self._fold_from(self.store.position(), limit, self.ledger.size())
 
     def _fold_from(self, position: int, limit: int, size: int) -> int:
+        if size < position:  # never so for one log: leaves are only ever appended
+            raise ProjectionMismatch(
+                f"the projections have folded {position} leaves but the log holds {size}: "
+                "they were folded from another log (one restored from a backup?); rebuild "
+                "them")
         stop = min(size, position + limit)
         if stop <= position:
             return 0

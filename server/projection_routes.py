@@ -12,9 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from ledger.catalogue import ID_PATTERN
-from ledger.errors import InvalidInput, NotFound, StreamNotFound
+from ledger.errors import InvalidInput, NotFound, ServiceUnavailable, StreamNotFound
 from ledger.uscc import looks_like_uscc
 from projections.rules import RULES
+from projections.store import ProjectionMismatch
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -50,7 +51,11 @@ async def caught_up(request: web.Request) -> tuple[Any, int | None]:
 
     svc = _svc(request)
     at = check_at(request)
-    await asyncio.to_thread(svc.runner.catch_up)
+    try:
+        await asyncio.to_thread(svc.runner.catch_up)
+    except ProjectionMismatch as mismatch:  # the operator's to repair, not the caller's
+        raise ServiceUnavailable(f"the read models do not follow this log: {mismatch}") \
+            from mismatch
     return svc.projections, at
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ledger.verify import verify_inclusion_document
+from projections.store import ProjectionMismatch
+from server.app import SERVICES
 from tests.e2e.conftest import Served
 from tests.factories import BUYER_ID, SUPPLIER_ID, World, contract_body
 
@@ -105,3 +109,21 @@ async def test_bad_queries_are_400(served: Served) -> None:
         r = await c.get(path)
         assert r.status == 400, (path, r.status)
         assert r.content_type == "application/problem+json"
+
+
+async def test_read_models_from_another_log_answer_503_naming_the_repair(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read models that do not follow the log (kept across a restore from a backup) are
+    the operator's to rebuild: a query is answered 503 saying so, not 500."""
+    svc = served.client.app[SERVICES]
+
+    def mismatched() -> int:
+        raise ProjectionMismatch("the projections have folded 40 leaves but the log holds "
+                                 "30: they were folded from another log; rebuild them")
+
+    monkeypatch.setattr(svc.runner, "catch_up", mismatched)
+    r = await served.client.get("/v1/arrears?as_of=2026-11-30")
+    assert r.status == 503
+    problem = await r.json()
+    assert r.content_type == "application/problem+json"
+    assert "rebuild" in problem["detail"] and "do not follow this log" in problem["detail"]

@@ -468,6 +468,19 @@ def test_a_store_folded_from_another_log_is_detected(world: World, store: Projec
     assert store.position() == 12
 
 
+def test_a_store_ahead_of_the_log_is_detected(world: World, store: ProjectionStore,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read models kept while the log was restored from an older backup: they hold leaves
+    the log no longer has, which no later fold would notice until the log outgrew them."""
+    runner = ProjectionRunner(world.ledger, store)
+    runner.catch_up()
+    size = world.ledger.size()
+    monkeypatch.setattr(world.ledger, "size", lambda: size - 3)
+    with pytest.raises(ProjectionMismatch, match="rebuild"):
+        runner.run_once()
+    assert store.position() == size
+
+
 def test_a_payer_query_reads_only_that_payers_subjects(
     world: World, database_url: str
 ) -> None:
