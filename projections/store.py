@@ -603,11 +603,11 @@ class ProjectionStore:
             self._forget()
             with self._transaction(write=True) as cursor:
                 self._position(cursor, lock=True)
+                # DELETE, not TRUNCATE: on PostgreSQL a truncated table looks empty even to
+                # a query whose snapshot predates the truncation, which would then answer
+                # for the old position with no rows.
                 for table in ("proj_subjects", "proj_facts", "proj_reference", "proj_documents"):
-                    if self.dialect == "postgres":
-                        cursor.execute(f"TRUNCATE {table}")
-                    else:
-                        cursor.execute(f"DELETE FROM {table}")
+                    cursor.execute(f"DELETE FROM {table}")
                 self._execute(
                     cursor,
                     "UPDATE proj_tracking SET position = 0, leaf_hash = NULL WHERE name = ?",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 
 from ledger.errors import InvalidInput
 from ledger.records import LoggedEvent
+from ledger.store import DatabaseURL
 from projections import Projector, Reference, apply_event, compute_all, fold, subject_key
 from projections.rules import RULES
 from projections.runner import ProjectionRunner
@@ -24,6 +26,7 @@ from projections.store import (
     ProjectionBehind,
     ProjectionMismatch,
     ProjectionStore,
+    projection_path,
     split_state,
 )
 from projections.subjects import SubjectState
@@ -466,6 +469,30 @@ def test_a_store_folded_from_another_log_is_detected(world: World, store: Projec
     assert store.position() == 10
     store.apply(events[10:12], previous_leaf_hash=events[9].leaf_hash)
     assert store.position() == 12
+
+
+def test_a_rebuild_does_not_empty_a_query_already_under_way(
+        world: World, store: ProjectionStore, database_url: str) -> None:
+    """A query reads the position and then the rows in one snapshot: a rebuild committed
+    in between must not make the rows vanish from under that snapshot."""
+    ProjectionRunner(world.ledger, store).catch_up()
+    url = DatabaseURL.parse(database_url)
+    if url.dialect == "postgres":
+        reader = url.connect()
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    else:
+        reader = sqlite3.connect(projection_path(url.path), isolation_level=None)
+        reader.execute("BEGIN")
+    try:
+        (position,) = reader.execute("SELECT position FROM proj_tracking").fetchone()
+        assert position == world.ledger.size()
+        store.rebuild()
+        (subjects,) = reader.execute("SELECT COUNT(*) FROM proj_subjects").fetchone()
+        assert subjects > 0
+        reader.rollback()
+    finally:
+        reader.close()
+    assert store.position() == 0
 
 
 def test_a_store_ahead_of_the_log_is_detected(world: World, store: ProjectionStore,
