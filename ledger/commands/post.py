@@ -47,7 +47,9 @@ only has to rebuild byte-identical envelopes:
   interrupted run must be finished within the window; after that, finish it with
   ``--signed-at now`` (rows already receipted are skipped by their nonce).
 
-Rows whose (signer, nonce) already has a receipt in ``--receipts`` are skipped.
+Rows whose (signer, nonce) already has a receipt in ``--receipts`` are skipped, unless
+what they say (type, stream, body) differs from what that receipt recorded: such a row is
+named as refused and not posted (a recorded event stays as it was), and the run exits 2.
 """
 
 from __future__ import annotations
@@ -132,10 +134,20 @@ class Item:
         return cls(label, submission, envelope.signer, envelope.nonce, envelope.signed_at,
                    source)
 
+    @property
+    def content_sha256(self) -> str:
+        """What the event says (type, stream, body, expect_version), apart from when it
+        was signed: a re-run compares it with what its receipt recorded."""
+        envelope = self.submission.decode()
+        return hashlib.sha256(encoding.encode({
+            "type": envelope.type, "stream": envelope.stream, "body": envelope.body,
+            "expect_version": envelope.expect_version})).hexdigest()
+
     def receipt_line(self, receipt: dict[str, Any]) -> dict[str, Any]:
         return {**self.source, "signer": self.signer, "nonce": self.nonce.hex(),
                 "signed_at": self.signed_at,
-                "envelope_sha256": self.submission.envelope_sha256.hex(), **receipt}
+                "envelope_sha256": self.submission.envelope_sha256.hex(),
+                "content_sha256": self.content_sha256, **receipt}
 
 
 # ---------------------------------------------------------------------------
@@ -395,8 +407,9 @@ class ReceiptsFile:
                 lines.append(record)
         return lines
 
-    def recorded(self) -> set[tuple[str, str]]:
-        return {(str(r.get("signer")), str(r.get("nonce"))) for r in self.lines
+    def recorded(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Receipt lines by (signer, nonce hex)."""
+        return {(str(r.get("signer")), str(r.get("nonce"))): r for r in self.lines
                 if "leaf_index" in r}
 
     def signed_at_of(self, signer: str) -> str | None:
@@ -444,8 +457,21 @@ def post_items(client: LedgerClient, items: Sequence[Item], receipts: ReceiptsFi
                batch_size: int, keep_going: bool, progress: Any = None) -> PostResult:
     result = PostResult()
     done = receipts.recorded()
-    pending = [i for i in items if (i.signer, i.nonce.hex()) not in done]
-    result.skipped = len(items) - len(pending)
+    pending = []
+    for item in items:
+        receipt = done.get((item.signer, item.nonce.hex()))
+        if receipt is None:
+            pending.append(item)
+        elif receipt.get("content_sha256") not in (None, item.content_sha256):
+            # The same payment (its nonce) with other content than was recorded: the
+            # server would refuse it as a reused nonce; say so rather than skip it.
+            result.rejected.append((item, {
+                "title": "changed since recorded",
+                "detail": f"recorded before with other content (leaf "
+                          f"{receipt.get('leaf_index')}, which stays as recorded); not "
+                          "posted"}))
+        else:
+            result.skipped += 1
     task = progress.add_task("posting", total=len(pending)) if progress is not None else None
     for start in range(0, len(pending), batch_size):
         batch = pending[start:start + batch_size]

@@ -206,6 +206,17 @@ def test_receipts_and_reruns_record_each_payment_once(served: Served, tmp_path: 
     assert Counter(p["payment_id"] for p in payment_events(served)) == {"P1": 1, "P2": 1,
                                                                         "P3": 1}
 
+    # A re-export that changed a receipted payment: named, not silently skipped.
+    source.write_text(HEADER + "".join(
+        f"C0,P{i},m1,{i + (5 if i == 2 else 0)}.00,2025-12-10,transfer,V-{i},principal\n"
+        for i in range(1, 4)), encoding="utf-8")
+    changed = cli(*command)
+    assert changed.code == 2, changed.err
+    assert "2 already had receipts" in changed.err
+    assert "refused row 3 (C0 P2)" in changed.err
+    assert f"recorded before with other content (leaf {lines[1]['leaf_index']}" in changed.err
+    assert served.tree_size() == size and read_receipts(receipts) == lines
+
 
 def test_a_batch_recorded_but_not_receipted_is_answered_again(
         served: Served, tmp_path: Path) -> None:
