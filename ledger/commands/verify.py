@@ -328,7 +328,12 @@ def verify_receipts(verifier: EventVerifier, path: Path, progress: Any) -> dict[
     receipts = _read_receipts(path)
     size = verifier.checkpoint.size
     pending = [r for r in receipts if r[0] >= size]
-    wanted = {index: digest for index, digest in receipts if index < size}
+    wanted: dict[int, bytes] = {}
+    for index, digest in receipts:
+        if index < size and wanted.setdefault(index, digest) != digest:
+            # Two receipts for one leaf: at most one of them can be in the log.
+            raise VerificationError(f"two receipts name leaf {index}, with hashes "
+                                    f"{wanted[index].hex()} and {digest.hex()}", index=index)
     task = progress.add_task("verifying", total=len(wanted))
     if len(wanted) <= TILE_STRATEGY_ABOVE:
         for index, digest in wanted.items():
@@ -345,6 +350,7 @@ def _check_against_tiles(verifier: EventVerifier, wanted: dict[int, bytes],
     """Every leaf hash of the signed tree from level-0 tiles; their root must be signed."""
     compact = CompactRange()
     size = verifier.checkpoint.size
+    checked = 0
     for tile in tiles_for_size(size):
         if tile.level != 0:
             continue
@@ -362,8 +368,12 @@ def _check_against_tiles(verifier: EventVerifier, wanted: dict[int, bytes],
                                             f"{expected.hex()}; the log holds {digest.hex()}",
                                             index=start + offset)
         advance(hits)
+        checked += hits
     if compact.root() != verifier.checkpoint.root:
         raise VerificationError("the server's hash tiles do not give the signed root")
+    if checked != len(wanted):  # cannot happen for indices 0 .. size - 1; never assume it
+        raise VerificationError(f"{len(wanted) - checked} receipt(s) name leaves the tiles "
+                                "of the signed tree do not hold")
 
 
 def _read_receipts(path: Path) -> list[tuple[int, bytes]]:
@@ -373,7 +383,10 @@ def _read_receipts(path: Path) -> list[tuple[int, bytes]]:
             continue
         try:
             record = json.loads(line)
-            receipts.append((int(record["leaf_index"]), _hex32(record["leaf_hash"], "")))
+            index = record["leaf_index"]
+            if type(index) is not int or index < 0:
+                raise ValueError(f"leaf_index {index!r} is not a whole number >= 0")
+            receipts.append((index, _hex32(record["leaf_hash"], "")))
         except (ValueError, KeyError, TypeError, InvalidInput) as exc:
             raise InvalidInput(f"{path}:{number}: not a receipt line ({exc})") from exc
     if not receipts:

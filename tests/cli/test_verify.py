@@ -87,6 +87,23 @@ def test_a_receipts_file_is_checked_against_the_signed_tree(
                   "--log-key", demo_served.log_vkey)
     assert refused.code == 1
     assert f"leaf {record['leaf_index']}" in refused.err
+    # A second receipt for a leaf, with another hash (a submission the server answered
+    # but did not record), is caught whichever of the two comes last.
+    record = json.loads(lines[1])
+    doubled = tmp_path / "doubled.jsonl"
+    doubled.write_text("\n".join([*lines, json.dumps({**record, "leaf_hash": "11" * 32})])
+                       + "\n")
+    twice = cli("verify", "--receipts", str(doubled), "--server", demo_served.url,
+                "--log-key", demo_served.log_vkey)
+    assert twice.code == 1 and f"two receipts name leaf {record['leaf_index']}" in twice.err
+    # Indices that name no leaf are not receipts (nor counted as verified).
+    for index in (-3, 2.5, True, "4"):
+        odd = tmp_path / "odd.jsonl"
+        odd.write_text("\n".join([*lines, json.dumps({**record, "leaf_index": index})])
+                       + "\n")
+        bad = cli("verify", "--receipts", str(odd), "--server", demo_served.url,
+                  "--log-key", demo_served.log_vkey)
+        assert bad.code == 2 and "not a receipt line" in bad.err, (index, bad.err)
 
 
 def test_what_the_log_does_not_hold_fails_with_1(demo_served: Served, tmp_path: Path) -> None:
