@@ -14,16 +14,19 @@ Files live under ``$LEDGER_STATE_DIR``, else ``$XDG_STATE_HOME/commitment-ledger
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..client import LedgerClient, ServerRefused
+from ..client import LedgerClient, ServerUnreachable
 from ..errors import LedgerError, VerificationError
 from ..keys import VerifierKey
 from ..note import Checkpoint
@@ -125,6 +128,22 @@ class CheckpointMemory:
         prove that its log extends the one it showed before.
         """
         new = verify_checkpoint(note, self.log_key)
+        # One run at a time per server and key: another run's newer checkpoint, saved
+        # while this one was proving, must not be replaced by this one unchecked.
+        with self._locked():
+            return self._reconcile(client, note, new)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _reconcile(self, client: LedgerClient, note: str, new: Checkpoint) -> Reconciled:
         old_note = self.last()
         if old_note is None:
             self.remember(note)
@@ -136,7 +155,9 @@ class CheckpointMemory:
                 if 0 < old.size < new.size:
                     proof = client.consistency(old.size, new.size)
                 verify_consistency_between(old_note, note, proof, self.log_key)
-            except (VerificationError, ServerRefused) as exc:
+            except ServerUnreachable:
+                raise  # says nothing about the log
+            except LedgerError as exc:  # refused, or answered with no valid proof
                 raise self._evidence("fork", (old_note, old), (note, new), proof, exc) from exc
             self.remember(note)
             return Reconciled(new, old.size, len(proof))
@@ -146,7 +167,9 @@ class CheckpointMemory:
         try:
             proof = client.consistency(new.size, old.size)
             verify_consistency_between(note, old_note, proof, self.log_key)
-        except (VerificationError, ServerRefused) as exc:
+        except ServerUnreachable:
+            raise
+        except LedgerError as exc:
             raise self._evidence("rollback", (old_note, old), (note, new), proof,
                                      exc) from exc
         return Reconciled(new, old.size, len(proof))
