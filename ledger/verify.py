@@ -27,6 +27,7 @@ from .errors import InvalidInput, LedgerError, VerificationError
 from .keys import VerifierKey
 from .merkle import CompactRange
 from .note import Checkpoint, CheckpointMismatch, open_checkpoint
+from .timeutil import looks_like_instant
 
 
 class EntryMismatch(VerificationError):
@@ -245,14 +246,20 @@ def decode_leaf(leaf: bytes, *, leaf_hash: bytes | None = None) -> VerifiedLeaf:
         value = decode(bytes(leaf))
     except LedgerError as exc:
         raise LeafInvalid(f"leaf is not canonical msgpack: {exc.message}") from exc
-    if not isinstance(value, dict) or set(value) != _LEAF_FIELDS or value["v"] != 1:
+    # ``type(...) is int``: True == 1 in Python, and a leaf saying v=true or version=true
+    # would be another leaf (another hash) around the same signed envelope.
+    if (not isinstance(value, dict) or set(value) != _LEAF_FIELDS
+            or type(value["v"]) is not int or value["v"] != 1):
         raise LeafInvalid("leaf must be a map of exactly v=1, stream, version, type, "
                           "recorded_at, envelope, signature, prev")
     prev = value["prev"]
     if not (prev is None or (isinstance(prev, bytes) and len(prev) == 32)):
         raise LeafInvalid("leaf prev must be nil or 32 bytes")
-    if not isinstance(value["version"], int) or value["version"] < 1:
+    if type(value["version"]) is not int or value["version"] < 1:
         raise LeafInvalid("leaf version must be a positive integer")
+    recorded_at = value["recorded_at"]
+    if not isinstance(recorded_at, str) or not looks_like_instant(recorded_at):
+        raise LeafInvalid("leaf recorded_at must be an RFC 3339 UTC instant")
     if not isinstance(value["envelope"], bytes) or not isinstance(value["signature"], bytes):
         raise LeafInvalid("leaf envelope and signature must be bytes")
     try:

@@ -64,3 +64,22 @@ def test_non_canonical_leaf_is_refused() -> None:
     shuffled = msgpack.packb(dict(reversed(list(value.items()))), use_bin_type=True)
     with pytest.raises(LeafInvalid, match="canonical"):
         decode_leaf(shuffled)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("v", True, "exactly v=1"),
+    ("version", True, "positive integer"),
+    ("recorded_at", 12345, "recorded_at"),
+    ("recorded_at", "yesterday", "recorded_at"),
+])
+def test_a_leaf_with_a_look_alike_field_is_refused(field: str, value: object,
+                                                   message: str) -> None:
+    """true is not 1 (though Python says True == 1), nor a number an instant: each would
+    make another leaf, with another hash, around the same signed envelope."""
+    from ledger import encoding
+
+    sub = sign_envelope(KEY, "contract.signed", "contract/HM-2026-001", contract_body())
+    leaf = encoding.decode(leaf_for(sub))
+    assert decode_leaf(encoding.encode(leaf)).version == 1
+    with pytest.raises(LeafInvalid, match=message):
+        verify_leaf(encoding.encode({**leaf, field: value}), KEY.verifier)
