@@ -255,13 +255,20 @@ def run(args: argparse.Namespace) -> int:
                            "root": reconciled.checkpoint.root.hex(), "note": note},
             "consistent_with_size": reconciled.previous_size,
         }
-        if args.document:
-            result.update(verify_document(verifier, Path(args.document)))
-        elif args.leaf_hash:
-            result.update(verify_leaf_hash(verifier, args.leaf_hash))
-        else:
-            with progress_bar(args, "receipts") as progress:
-                result.update(verify_receipts(verifier, Path(args.receipts), progress))
+        try:
+            if args.document:
+                result.update(verify_document(verifier, Path(args.document)))
+            elif args.leaf_hash:
+                result.update(verify_leaf_hash(verifier, args.leaf_hash))
+            else:
+                with progress_bar(args, "receipts") as progress:
+                    result.update(verify_receipts(verifier, Path(args.receipts), progress))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            # JSON of another shape than the API's (a missing field, a list for a map):
+            # whatever it was meant to show is not shown.
+            raise VerificationError(f"the server's answer could not be read "
+                                    f"({type(error).__name__}: {error}); nothing it "
+                                    "said is verified") from error
     if wants_json(args):
         print_json(result)
     else:

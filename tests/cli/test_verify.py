@@ -136,6 +136,21 @@ def test_the_log_key_is_required_and_checked(demo_served: Served, tmp_path: Path
     assert unreachable.code == 3
 
 
+@pytest.mark.parametrize("answer", [b"{}", b"[]", b'{"leaf_index": "x"}'])
+def test_an_answer_of_another_shape_fails_verification_in_one_line(
+        demo_served: Served, answer: bytes) -> None:
+    def reshape(path: str, body: bytes) -> bytes:
+        return answer if path.startswith("/v1/log/proof/inclusion") else body
+
+    with TamperingProxy(demo_served.url, reshape) as proxy:
+        document = demo_file(demo_served, "documents", "HM-2025-ZJ-007.txt")
+        result = cli("verify", "--document", document, "--server", proxy.url,
+                     "--log-key", demo_served.log_vkey)
+    assert result.code == 1, result.err
+    assert result.err.startswith("error: VERIFICATION FAILED: "), result.err
+    assert "Traceback" not in result.err and len(result.err.splitlines()) == 1
+
+
 def test_an_entry_served_altered_is_refused(demo_served: Served) -> None:
     def alter(path: str, body: bytes) -> bytes:
         if path.startswith(("/v1/log/entries/", "/v1/log/tile/entries/")):
