@@ -154,14 +154,22 @@ class EventVerifier:
                                     f"{event.signer}", index=event.index)
         key = VerifierKey.parse(registration.body["vkey"])
         for listed_event in self._party_stream(party_id):
-            body = listed_event.get("body", {})
-            if (listed_event.get("type") == "key.revoked"
-                    and body.get("key_name") == event.signer
-                    and int(listed_event.get("leaf_index", -1)) < event.index
-                    and parse_instant(body["effective_at"]) <= parse_instant(event.recorded_at)):
+            listed_index = int(listed_event.get("leaf_index", -1))
+            if (listed_event.get("type") != "key.revoked"
+                    or listed_event.get("body", {}).get("key_name") != event.signer
+                    or not 0 <= listed_index < event.index):
+                continue
+            # The revocation as the signed tree holds it, not as the listing says: a
+            # listing cannot invent one (one it leaves out only a full audit finds).
+            revocation = self.event(listed_index)
+            effective = revocation.body.get("effective_at")
+            if (revocation.type == "key.revoked" and revocation.stream == f"party/{party_id}"
+                    and revocation.body.get("key_name") == event.signer
+                    and isinstance(effective, str)
+                    and parse_instant(effective) <= parse_instant(event.recorded_at)):
                 raise VerificationError(f"leaf {event.index} was signed by {event.signer}, "
-                                        f"revoked effective {body['effective_at']}",
-                                        index=event.index)
+                                        f"revoked effective {effective} (leaf "
+                                        f"{listed_index})", index=event.index)
         return key
 
     def _registration(self, index: int, event: LoggedEvent) -> LoggedEvent:

@@ -68,6 +68,30 @@ def test_a_receipt_is_verified_by_its_leaf_hash(demo_served: Served) -> None:
     assert event["signer"].endswith("/treasury")
 
 
+def test_a_revocation_the_listing_invents_does_not_count(demo_served: Served) -> None:
+    """The party stream is listed by the server; a key.revoked it adds there (pointing at
+    a leaf that is no revocation) must not make a sound event fail: revocations count as
+    the signed tree holds them."""
+    def invent(path: str, body: bytes) -> bytes:
+        if not path.startswith("/v1/streams/party/"):
+            return body
+        document = json.loads(body)
+        events = document.get("events", [])
+        for e in list(events):
+            if e.get("type") == "key.registered":
+                events.append({**e, "type": "key.revoked", "body": {
+                    "key_name": e["body"]["vkey"].split("+", 1)[0], "reason": "invented",
+                    "effective_at": "2020-01-01T00:00:00Z"}})
+        return json.dumps(document).encode()
+
+    receipt = json.loads(Path(demo_file(demo_served, "receipts.jsonl")).read_text()
+                         .splitlines()[0])
+    with TamperingProxy(demo_served.url, invent) as proxy:
+        result = cli("verify", "--leaf-hash", receipt["leaf_hash"], "--server", proxy.url,
+                     "--log-key", demo_served.log_vkey)
+    assert result.code == 0, result.err
+
+
 @pytest.mark.parametrize("above", [64, 0], ids=["proofs", "tiles"])
 def test_a_receipts_file_is_checked_against_the_signed_tree(
         demo_served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
