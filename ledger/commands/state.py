@@ -179,7 +179,9 @@ class CheckpointMemory:
                   cause: Exception) -> ForkEvidence:
         (old_note, old), (new_note, new) = remembered, presented
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = self.root / "evidence" / f"{kind}-{old.size}-{new.size}-{stamp}.json"
+        # The presented note's hash in the name: two detections in one second keep both.
+        tag = hashlib.sha256(new_note.encode()).hexdigest()[:12]
+        path = self.root / "evidence" / f"{kind}-{old.size}-{new.size}-{stamp}-{tag}.json"
         reason = cause.message if isinstance(cause, LedgerError) else str(cause)
         write_json_atomically(path, {
             "kind": kind,

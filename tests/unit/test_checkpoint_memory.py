@@ -108,3 +108,14 @@ def test_two_runs_at_once_do_not_replace_a_newer_checkpoint(tmp_path: Path) -> N
     saved = [json.loads(p.read_text()) for p in (tmp_path / "evidence").glob("fork-*.json")]
     assert [(s["remembered_checkpoint"], s["presented_checkpoint"]) for s in saved] == [
         (signed(15, forked), signed(20))]
+
+
+def test_two_detections_in_one_second_keep_both_files(tmp_path: Path) -> None:
+    mem = memory(tmp_path)
+    mem.remember(signed(10))
+    for presented in (signed(12, FORKED), signed(13, FORKED), signed(12, HASHES[:10] + FORKED[::-1])):
+        with pytest.raises(ForkEvidence):
+            mem.reconcile(Server(FORKED), presented)  # type: ignore[arg-type]
+    saved = {json.loads(p.read_text())["presented_checkpoint"]
+             for p in (tmp_path / "evidence").glob("fork-*.json")}
+    assert len(saved) == 3
