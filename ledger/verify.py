@@ -95,10 +95,12 @@ def verify_consistency_between(
     if old.size == 0:
         if proof:
             raise VerificationError("a consistency proof from size 0 must be empty")
-        if not hmac.compare_digest(old.root, merkle.EMPTY_ROOT):
-            raise VerificationError(
-                f"checkpoint of size 0 has root {old.root.hex()}, not the empty-tree root"
-            )
+        for checkpoint in (old, new) if new.size == 0 else (old,):
+            if not hmac.compare_digest(checkpoint.root, merkle.EMPTY_ROOT):
+                raise VerificationError(
+                    f"checkpoint of size 0 has root {checkpoint.root.hex()}, not the "
+                    "empty-tree root"
+                )
         return old, new
     merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
     return old, new

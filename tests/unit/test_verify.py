@@ -79,6 +79,10 @@ def test_consistency_between_signed_checkpoints() -> None:
     empty_forged = sign_checkpoint(Checkpoint("example.gov/ledger", 0, HASHES[0]), LOG)
     with pytest.raises(VerificationError, match="empty-tree root"):
         verify.verify_consistency_between(empty_forged, _signed(21), [], LOG.verifier)
+    # from empty to empty: the newer one's root is checked too
+    verify.verify_consistency_between(_signed(0), _signed(0), [], LOG.verifier)
+    with pytest.raises(VerificationError, match="empty-tree root"):
+        verify.verify_consistency_between(_signed(0), empty_forged, [], LOG.verifier)
 
 
 def test_entries_against_a_checkpoint() -> None:
