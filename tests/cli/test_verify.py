@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +68,31 @@ def test_a_receipt_is_verified_by_its_leaf_hash(demo_served: Served) -> None:
     assert (event["leaf_index"], event["type"], event["body"]["payment_id"]) == (
         receipt["leaf_index"], "payment.made", "HMCZ-2025-12-0031")
     assert event["signer"].endswith("/treasury")
+
+
+def test_the_opening_leaves_verify_under_the_operator_key_they_register(
+        demo_served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leaf 0 is signed by the key leaf 1 registers, and leaf 1 by that key itself: checking
+    leaf 0 verifies leaf 1's own signature too."""
+    checked: list[int] = []
+    real = verify_command.EventVerifier.event
+
+    def noting(self: Any, index: int, *args: Any, **kwargs: Any) -> Any:
+        checked.append(index)
+        return real(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(verify_command.EventVerifier, "event", noting)
+    with urllib.request.urlopen(f"{demo_served.url}/v1/log/entries/0") as response:
+        digest = hashlib.sha256(b"\x00" + response.read()).hexdigest()
+    assert verify_command.run(verify_command_args(demo_served, digest)) == 0
+    assert checked == [0, 1]
+
+
+def verify_command_args(served: Served, leaf_hash: str) -> Any:
+    import argparse
+
+    return argparse.Namespace(log_key=served.log_vkey, server=served.url, document=None,
+                              leaf_hash=leaf_hash, receipts=None, json=True, progress=False)
 
 
 def test_a_revocation_the_listing_invents_does_not_count(demo_served: Served) -> None:
