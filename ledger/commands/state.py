@@ -54,6 +54,12 @@ def write_json_atomically(path: Path, value: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # The rename itself survives a power cut only once the directory is on disk.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def read_json(path: Path) -> Any:
@@ -165,7 +171,8 @@ class CheckpointMemory:
         # tree remembered extends the one it shows now (a lagging replica, say).
         proof = []
         try:
-            proof = client.consistency(new.size, old.size)
+            if new.size > 0:  # every tree extends the empty one: nothing to ask
+                proof = client.consistency(new.size, old.size)
             verify_consistency_between(note, old_note, proof, self.log_key)
         except ServerUnreachable:
             raise

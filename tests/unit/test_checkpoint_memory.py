@@ -119,3 +119,18 @@ def test_two_detections_in_one_second_keep_both_files(tmp_path: Path) -> None:
     saved = {json.loads(p.read_text())["presented_checkpoint"]
              for p in (tmp_path / "evidence").glob("fork-*.json")}
     assert len(saved) == 3
+
+
+def test_a_server_showing_the_empty_tree_after_a_larger_one_is_a_lagging_replica(
+        tmp_path: Path) -> None:
+    """Every tree extends the empty one: no proof to ask for (the API refuses one from
+    size 0), and the larger checkpoint stays remembered."""
+    mem = memory(tmp_path)
+    mem.remember(signed(10))
+
+    def no_proof_from_zero(old: int, new: int) -> list[bytes]:
+        raise AssertionError("no proof is needed from the empty tree")
+
+    result = mem.reconcile(Server(HASHES, no_proof_from_zero), signed(0))  # type: ignore[arg-type]
+    assert result.previous_size == 10 and mem.last() == signed(10)
+    assert not (tmp_path / "evidence").exists()
