@@ -147,6 +147,7 @@ class Replay:
         self._genesis: tuple[int, Envelope, Submission] | None = None
         self.genesis_key: VerifierKey | None = None
         self.count = 0
+        self.placed: tuple[str, int] | None = None
 
     def party(self, party_id: str) -> State | None:
         head = self.heads.get(f"party/{party_id}")
@@ -160,8 +161,11 @@ class Replay:
             self.projector_note = why
 
     def check(self, index: int, leaf: bytes, leaf_hash: bytes) -> list[SignatureJob]:
-        """Check leaf ``index``; returns the signature checks it needs (usually one)."""
+        """Check leaf ``index``; returns the signature checks it needs (usually one).
+        ``placed`` is then the stream and version the leaf says it holds (None if it
+        cannot be read)."""
         self.count += 1
+        self.placed: tuple[str, int] | None = None
         if len(leaf) > MAX_LEAF_BYTES:
             self._find(index, "size", f"leaf is {len(leaf)} bytes; at most {MAX_LEAF_BYTES}")
         try:
@@ -172,6 +176,7 @@ class Replay:
             self._stop_projections(f"leaf {index} is malformed")
             return []
         stream, version = decoded.stream, decoded.version
+        self.placed = (stream, version)
         type_, recorded_at, envelope = decoded.type, decoded.recorded_at, decoded.envelope
         head = self.heads.get(stream)
         self._check_chain(index, stream, version, decoded.prev, head)
@@ -394,6 +399,8 @@ class _Walk:
         self.compact = merkle.CompactRange() if root else None
         self.progress = options.progress
         self.task = None
+        # (stream, version) each leaf read since the last batch says it holds
+        self.placed: list[tuple[str, int] | None] = []
         if self.progress is not None:
             self.task = self.progress.add_task("auditing", total=size)
 
@@ -403,6 +410,7 @@ class _Walk:
             self.compact.append(digest)
         for job in self.replay.check(index, leaf, digest):
             self.signatures.add(job)
+        self.placed.append(self.replay.placed)
         return digest
 
     def advance(self, count: int) -> None:
@@ -457,6 +465,7 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                     claimed.append(batch.claimed_hashes[offset])
                     if digest != batch.claimed_hashes[offset]:
                         mismatches.append(index)
+                walk.placed.clear()  # a server's entries carry no columns to compare
                 walk.advance(len(batch.leaves))
         finally:
             walk.finish()
@@ -526,6 +535,7 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
                     Finding(i, "missing", f"leaf {i} is missing from the leaves table"))):
                 digests = [walk.leaf(batch.start + offset, leaf)
                            for offset, leaf in enumerate(batch.leaves)]
+                _check_placement(walk, batch, report)
                 if check is not None:
                     assert batch.column_hashes is not None
                     check.feed(batch.start, batch.leaves, batch.column_hashes, digests)
@@ -549,6 +559,20 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
         _check_stored_events(db, walk.replay, stream_id, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_placement(walk: _Walk, batch: Any, report: AuditReport) -> None:
+    """The leaves table's stream and version columns (by which the server loads streams
+    and the event store's copies are found) must say what each leaf says."""
+    assert batch.placements is not None
+    for offset, placed in enumerate(walk.placed):
+        column = batch.placements[offset]
+        if placed is not None and column != placed:
+            index = batch.start + offset
+            report.findings.append(Finding(index, "placement", f"the leaves table files leaf "
+                                           f"{index} as {column[0]} version {column[1]}; the "
+                                           f"leaf is {placed[0]} version {placed[1]}"))
+    walk.placed.clear()
 
 
 def _check_stored_events(db: Any, replay: Replay, stream_id: Any, report: AuditReport) -> None:

@@ -36,6 +36,7 @@ class LeafBatch:
     leaves: list[bytes]
     claimed_hashes: list[bytes] | None = None  # what the server's tree holds, when known
     column_hashes: list[bytes] | None = None  # the leaves table's leaf_hash column
+    placements: list[tuple[str, int]] | None = None  # its stream and version columns
 
 
 def parse_entry_bundle(data: bytes, start: int, width: int) -> list[bytes]:
@@ -171,25 +172,29 @@ class DatabaseLog:
         p = self.p
         for start in range(0, size, batch):
             stop = min(size, start + batch)
-            self.cursor.execute(f"SELECT idx, leaf, leaf_hash FROM leaves WHERE idx >= {p} "
-                                f"AND idx < {p} ORDER BY idx", (start, stop))
+            self.cursor.execute(f"SELECT idx, leaf, leaf_hash, stream, version FROM leaves "
+                                f"WHERE idx >= {p} AND idx < {p} ORDER BY idx", (start, stop))
             rows = self.cursor.fetchall()
             expected = start
             leaves: list[bytes] = []
             hashes: list[bytes] = []
-            for idx, leaf, leaf_hash in rows:
+            placements: list[tuple[str, int]] = []
+            for idx, leaf, leaf_hash, stream, version in rows:
                 while int(idx) > expected:  # a hole in the leaves table
                     if on_missing is not None:
                         on_missing(expected)
                     if leaves:
-                        yield LeafBatch(expected - len(leaves), leaves, column_hashes=hashes)
-                        leaves, hashes = [], []
+                        yield LeafBatch(expected - len(leaves), leaves, column_hashes=hashes,
+                                        placements=placements)
+                        leaves, hashes, placements = [], [], []
                     expected += 1
                 leaves.append(bytes(leaf))
                 hashes.append(bytes(leaf_hash))
+                placements.append((str(stream), int(version)))
                 expected += 1
             if leaves:
-                yield LeafBatch(expected - len(leaves), leaves, column_hashes=hashes)
+                yield LeafBatch(expected - len(leaves), leaves, column_hashes=hashes,
+                                placements=placements)
             for missing in range(expected, stop):
                 if on_missing is not None:
                     on_missing(missing)

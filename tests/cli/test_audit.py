@@ -110,6 +110,34 @@ def test_one_byte_changed_in_a_copied_database_names_its_leaf(
     assert text.code == 1 and f"first bad leaf index: {expected}" in text.out
 
 
+def test_leaves_filed_under_swapped_versions_are_named(
+        demo_served: Served, tmp_path: Path) -> None:
+    """The server loads a stream by the leaves table's stream and version columns: two of
+    a stream's leaves filed under each other's version (and the event store's copies swapped
+    to match) keep every leaf intact, yet the application would replay them out of order."""
+    copy = copy_database(demo_served, tmp_path / "swapped.sqlite3")
+    with sqlite3.connect(copy) as conn:
+        stream, first, second = conn.execute(
+            "SELECT a.stream, a.idx, b.idx FROM leaves a JOIN leaves b ON a.stream = b.stream "
+            "AND b.version = a.version + 1 WHERE a.version = 1 ORDER BY a.idx LIMIT 1"
+        ).fetchone()
+        conn.execute("UPDATE leaves SET version = -version WHERE idx IN (?, ?)", (first, second))
+        conn.execute("UPDATE leaves SET version = 2 WHERE idx = ?", (first,))
+        conn.execute("UPDATE leaves SET version = 1 WHERE idx = ?", (second,))
+        states = dict(conn.execute("SELECT version, leaf FROM leaves WHERE idx IN (?, ?)",
+                                   (first, second)).fetchall())
+        for version, state in states.items():
+            conn.execute("UPDATE stored_events SET state = ? WHERE originator_version = ? AND "
+                         "state IN (SELECT leaf FROM leaves WHERE idx IN (?, ?))",
+                         (state, version, first, second))
+    code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert code == 1
+    placement = [f for f in report["findings"] if f["check"] == "placement"]
+    assert [f["index"] for f in placement] == [first, second], report["findings"]
+    assert report["first_bad_index"] == first
+    assert stream in placement[0]["message"]
+
+
 def test_a_stored_tree_node_hash_column_or_checkpoint_altered_is_named(
         demo_served: Served, tmp_path: Path) -> None:
     """The database audit checks the stored tree and checkpoints as it reads the leaves."""
