@@ -165,7 +165,7 @@ class Replay:
         ``placed`` is then the stream and version the leaf says it holds (None if it
         cannot be read)."""
         self.count += 1
-        self.placed: tuple[str, int] | None = None
+        self.placed = None
         if len(leaf) > MAX_LEAF_BYTES:
             self._find(index, "size", f"leaf is {len(leaf)} bytes; at most {MAX_LEAF_BYTES}")
         try:
@@ -605,7 +605,7 @@ def _check_stored_events(db: Any, replay: Replay, stream_id: Any, report: AuditR
 
 def _compare_projections(client: Any, projector: Any, size: int, as_of: date,
                          report: AuditReport) -> None:
-    from ..client import ServerRefused
+    from ..client import ServerUnreachable
 
     views = {
         "arrears": projector.arrears(as_of, size),
@@ -615,13 +615,20 @@ def _compare_projections(client: Any, projector: Any, size: int, as_of: date,
     for name, local in views.items():
         try:
             remote = client.projection(name, as_of=as_of.isoformat(), at=size)
-        except ServerRefused as refused:
+        except ServerUnreachable:
+            raise
+        except LedgerError as refused:  # refused, or answered with what cannot be read
+            # A server that does not show its read models cannot have them confirmed.
             report.projections[name] = f"not compared: the server answered {refused.message}"
+            report.findings.append(Finding(None, "projection", f"{name} at log size {size}: "
+                                           f"the server refused: {refused.message}"))
             continue
         expected = json.loads(json.dumps(local))
         if not isinstance(remote, dict) or remote.get("log_size") != size:
             got = remote.get("log_size") if isinstance(remote, dict) else None
             report.projections[name] = f"not compared: server answered at log size {got}"
+            report.findings.append(Finding(None, "projection", f"{name}: asked at log size "
+                                           f"{size}, the server answered at {got}"))
             continue
         difference = first_difference(expected, remote)
         if difference is None:

@@ -203,6 +203,29 @@ def test_read_models_that_do_not_follow_from_the_log_are_caught(demo_served: Ser
     assert report["projections"]["breaches"].startswith("match")
 
 
+@pytest.mark.parametrize("dodge", ["refuse", "other size"])
+def test_read_models_the_server_will_not_show_are_a_finding(demo_served: Served,
+                                                            dodge: str) -> None:
+    """Refusing the comparison, or answering for another log size, must not let a server's
+    read models pass unexamined."""
+    def evade(path: str, body: bytes) -> bytes:
+        if not path.startswith("/v1/breaches"):
+            return body
+        if dodge == "refuse":
+            return b"not json"
+        document = json.loads(body)
+        document["log_size"] += 1
+        return json.dumps(document).encode()
+
+    with TamperingProxy(demo_served.url, evade) as proxy:
+        code, report = audit("--server", proxy.url, "--log-key", demo_served.log_vkey)
+    assert code == 1, report
+    [finding] = report["findings"]
+    assert finding["check"] == "projection" and finding["message"].startswith("breaches")
+    assert report["projections"]["breaches"].startswith("not compared")
+    assert report["projections"]["arrears"].startswith("match")
+
+
 def test_an_unreachable_server_or_missing_database(tmp_path: Path) -> None:
     assert cli("audit", "--server", "http://127.0.0.1:9").code == 3
     missing = cli("audit", "--database", f"sqlite:///{tmp_path / 'none.sqlite3'}")
