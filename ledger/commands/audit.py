@@ -528,7 +528,10 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
         checkpoints = db.checkpoints()
         # The stored tree and checkpoints are checked as the leaves go by, so that each
         # leaf is read and hashed once (``check_log`` would read and hash them again).
-        check = TreeCheck(db.cursor, db.dialect, log_key) if checkpoints else None
+        # Without any checkpoint the stored tree is still checked (only the signed root is
+        # missing); without the tables there is no stored tree to check.
+        stored_tree = db.has_table("checkpoints") and db.has_table("tree_nodes")
+        check = TreeCheck(db.cursor, db.dialect, log_key) if stored_tree else None
         walk = _Walk(report, options, size, None, root=False)
         try:
             for batch in db.batches(size, on_missing=lambda i: report.findings.append(
@@ -546,16 +549,19 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
             tree = check.finish()
             for problem in tree.problems:
                 report.findings.append(Finding(problem.index, "tree", problem.message))
+        if checkpoints:
             last_size, _root, last_note = checkpoints[-1]
             report.checkpoint = last_note
-            report.notes.append(f"{tree.checkpoints_checked} stored checkpoint(s) checked "
-                                f"against the leaves; the latest covers {last_size} of "
-                                f"{size} leaves")
+            checked = tree.checkpoints_checked if check is not None else 0
+            report.notes.append(f"{checked} stored checkpoint(s) checked against the "
+                                f"leaves; the latest covers {last_size} of {size} leaves")
             if log_key is None:
                 report.notes.append("checkpoint signatures not checked: give --log-key")
         else:
             report.notes.append("the database holds no signed checkpoint: the root could "
                                 "not be checked against a signature")
+        if check is None:
+            report.notes.append("the database holds no stored tree to check")
         _check_stored_events(db, walk.replay, stream_id, report)
     report.seconds = time.perf_counter() - started
     return report

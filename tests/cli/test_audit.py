@@ -110,6 +110,21 @@ def test_one_byte_changed_in_a_copied_database_names_its_leaf(
     assert text.code == 1 and f"first bad leaf index: {expected}" in text.out
 
 
+def test_the_stored_tree_is_checked_even_without_a_checkpoint(
+        demo_served: Served, tmp_path: Path) -> None:
+    copy = copy_database(demo_served, tmp_path / "uncheckpointed.sqlite3")
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM checkpoints")
+    code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert code == 0, report["findings"]
+    assert any("no signed checkpoint" in n for n in report["notes"])
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 2")
+    code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert code == 1
+    assert [f["index"] for f in report["findings"] if f["check"] == "tree"] == [8]
+
+
 def test_leaves_filed_under_swapped_versions_are_named(
         demo_served: Served, tmp_path: Path) -> None:
     """The server loads a stream by the leaves table's stream and version columns: two of
