@@ -199,6 +199,28 @@ def test_an_entry_served_altered_is_named_by_index(demo_served: Served) -> None:
     assert (expected, "leaf_hash") in checks and (expected, "signature") in checks
 
 
+def test_entries_and_tiles_both_off_the_signed_root_blame_no_innocent_leaf(
+        demo_served: Served) -> None:
+    """An altered entry and an altered hash in the tile of another leaf: the tiles are not
+    authenticated then, so the root finding names no leaf (it named leaf 3, which is fine);
+    the altered entry is still named by its own signature."""
+    expected = leaf_index_holding(demo_served.data_dir / "ledger.sqlite3", MARKER)
+
+    def alter(path: str, body: bytes) -> bytes:
+        if path.startswith(("/v1/log/entries/", "/v1/log/tile/entries/")):
+            return body.replace(MARKER, "凭证 HMCZ-2025-07-0833".encode())
+        if path.startswith("/v1/log/tile/0/000"):
+            return body[:96] + bytes(32) + body[128:]  # leaf 3's hash
+        return body
+
+    with TamperingProxy(demo_served.url, alter) as proxy:
+        code, report = audit("--server", proxy.url, "--log-key", demo_served.log_vkey)
+    assert code == 1
+    [root] = [f for f in report["findings"] if f["check"] == "root"]
+    assert root["index"] is None and "differ at leaves 3" in root["message"], root
+    assert report["first_bad_index"] == expected
+
+
 def test_read_models_that_do_not_follow_from_the_log_are_caught(demo_served: Served) -> None:
     def inflate(path: str, body: bytes) -> bytes:
         if path.startswith("/v1/arrears"):
