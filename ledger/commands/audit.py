@@ -149,6 +149,13 @@ class Replay:
         self.count = 0
         self.placed: tuple[str, int] | None = None
 
+    def close(self) -> None:
+        """After the last leaf: a log whose leaf 0 never had its key registered by a
+        valid leaf 1 has an opening whose signature was never checked."""
+        if self._genesis is not None and self.genesis_key is None:
+            self._find(0, "genesis", "leaf 0's signature was not checked: no valid leaf 1 "
+                       "registers the operator key that should have signed it")
+
     def party(self, party_id: str) -> State | None:
         head = self.heads.get(f"party/{party_id}")
         return None if head is None else head.state
@@ -328,12 +335,13 @@ class Replay:
                        "party.registered")
             return None
         opener = self._genesis
+        vkey, roles = envelope.body.get("vkey"), envelope.body.get("roles")
         try:
-            key = VerifierKey.parse(envelope.body["vkey"])
-        except (LedgerError, KeyError, TypeError):
+            key = VerifierKey.parse(vkey) if isinstance(vkey, str) else None
+        except LedgerError:
             key = None
         if (opener is None or envelope.type != "key.registered" or key is None
-                or "operator" not in envelope.body.get("roles", [])
+                or not isinstance(roles, list) or "operator" not in roles
                 or not (opener[1].signer == envelope.signer == key.name)):
             self._find(1, "genesis", "leaf 1 is not the operator's key.registered, signed "
                        "by the key it registers and by which leaf 0 was signed")
@@ -418,6 +426,7 @@ class _Walk:
             self.progress.advance(self.task, count)
 
     def finish(self) -> None:
+        self.replay.close()
         try:
             bad = self.signatures.finish()
         finally:

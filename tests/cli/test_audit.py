@@ -308,6 +308,7 @@ class Log:
         jobs = []
         for index, leaf in enumerate(self.leaves):
             jobs += replay.check(index, leaf, merkle.leaf_hash(leaf))
+        replay.close()
         yield from ((f.index, f.check) for f in replay.findings)
         yield from ((index, "signature") for index in verify_chunk(jobs))
 
@@ -377,6 +378,26 @@ def test_a_log_that_does_not_open_with_the_operator_is_named(log: Log) -> None:
     log.leaves = log.leaves[2:]
     found = set(log.findings())
     assert (0, "genesis") in found and (1, "genesis") in found
+
+
+@pytest.mark.parametrize("body", [{"vkey": 12345, "roles": ["operator"]},
+                                  {"roles": "operator"}])
+def test_a_malformed_operator_key_registration_is_named_not_a_crash(
+        log: Log, body: dict[str, Any]) -> None:
+    opening = log.decoded(1)
+    sub = sign_envelope(log.world.operator, "key.registered", opening["stream"],
+                        {**encoding.decode(opening["envelope"])["body"], **body},
+                        signed_at=opening["recorded_at"], nonce=bytes([77]) * 16)
+    log.leaves[1] = encode_leaf(opening["stream"], 2, "key.registered",
+                                opening["recorded_at"], sub.envelope_bytes, sub.signature,
+                                merkle.leaf_hash(log.leaves[0]))
+    found = set(log.findings())
+    assert (1, "genesis") in found and (0, "genesis") in found
+
+
+def test_a_log_of_its_first_leaf_alone_says_that_leaf_was_not_checked(log: Log) -> None:
+    log.leaves = log.leaves[:1]
+    assert set(log.findings()) == {(0, "genesis")}
 
 
 def test_a_fresh_ledger_audits_clean(tmp_path: Path) -> None:
