@@ -596,6 +596,11 @@ def _check_placement(walk: _Walk, batch: Any, report: AuditReport) -> None:
 
 def _check_stored_events(db: Any, replay: Replay, stream_id: Any, report: AuditReport) -> None:
     """The application's copy of each event (what the server decides on) = its leaf."""
+    if not db.has_table(db.events_table):
+        report.findings.append(Finding(None, "store", f"the database has no "
+                                       f"{db.events_table} table: the application's copy of "
+                                       "the events is missing"))
+        return
     stored_total = 0
     for stream in sorted(replay.heads):
         leaves = {version: (index, leaf) for version, index, leaf in db.stream_leaves(stream)}

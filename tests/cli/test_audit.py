@@ -125,6 +125,18 @@ def test_the_stored_tree_is_checked_even_without_a_checkpoint(
     assert [f["index"] for f in report["findings"] if f["check"] == "tree"] == [8]
 
 
+def test_a_database_without_its_event_store_or_tree_tables_is_reported_not_a_crash(
+        demo_served: Served, tmp_path: Path) -> None:
+    copy = copy_database(demo_served, tmp_path / "stripped.sqlite3")
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DROP TABLE stored_events")
+        conn.execute("DROP TABLE tree_nodes")
+    code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert code == 1
+    assert [f["check"] for f in report["findings"]] == ["store"]
+    assert any("no stored tree" in n for n in report["notes"])
+
+
 def test_leaves_filed_under_swapped_versions_are_named(
         demo_served: Served, tmp_path: Path) -> None:
     """The server loads a stream by the leaves table's stream and version columns: two of
