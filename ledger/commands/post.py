@@ -601,7 +601,11 @@ def choose_signed_at(flag: str | None, signer: str, content_sha256: str, source:
                                "2026-11-25T08:00:00Z, or 'now'")
         memory.put(chosen, source)
         return chosen
-    remembered = memory.get() or (receipts.signed_at_of(signer) if receipts else None)
+    remembered = memory.get()
+    if remembered is None and receipts is not None:
+        remembered = receipts.signed_at_of(signer)
+        if remembered is not None:
+            memory.put(remembered, source)  # this input keeps it, receipts or not
     if remembered is None:
         chosen = now_instant()
         memory.put(chosen, source)
