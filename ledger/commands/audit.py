@@ -446,7 +446,7 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                  *, remember: bool = True) -> AuditReport:
     from projections.engine import Projector
 
-    from ..client import LedgerClient
+    from ..client import LedgerClient, ServerUnreachable
     from ..verify import verify_checkpoint
     from .logsource import ServerLog
     from .state import CheckpointMemory, ForkEvidence
@@ -465,6 +465,7 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
         walk = _Walk(report, options, checkpoint.size, Projector())
         claimed = merkle.CompactRange()
         mismatches: list[int] = []
+        unreadable: LedgerError | None = None
         try:
             for batch in ServerLog(base_url).batches(checkpoint.size):
                 assert batch.claimed_hashes is not None
@@ -476,11 +477,21 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                         mismatches.append(index)
                 walk.placed.clear()  # a server's entries carry no columns to compare
                 walk.advance(len(batch.leaves))
+        except ServerUnreachable:
+            raise
+        except LedgerError as error:  # a bundle or tile refused or malformed
+            # What was found before it stays in the report; the log is not read past it.
+            unreadable = error
+            first = error.detail.get("index")
+            report.findings.append(Finding(
+                first if isinstance(first, int) else walk.replay.count, "entries",
+                f"the log could not be read past leaf {walk.replay.count}: {error.message}"))
         finally:
             walk.finish()
         assert walk.compact is not None
-        _check_server_root(report, checkpoint.root, walk.compact.root(), claimed.root(),
-                           mismatches)
+        if unreadable is None:
+            _check_server_root(report, checkpoint.root, walk.compact.root(), claimed.root(),
+                               mismatches)
         if remember:
             try:
                 reconciled = CheckpointMemory(base_url, log_key).reconcile(client, note)
@@ -494,6 +505,8 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                     report.notes.append(f"consistent with the checkpoint of size "
                                         f"{reconciled.previous_size} remembered from an "
                                         "earlier run")
+        if unreadable is not None:
+            report.projections["all"] = "not compared: the log could not be read whole"
         if "all" not in report.projections:
             projector = walk.replay.projector
             _compare_projections(client, projector, checkpoint.size,

@@ -233,6 +233,21 @@ def test_entries_and_tiles_both_off_the_signed_root_blame_no_innocent_leaf(
     assert report["first_bad_index"] == expected
 
 
+def test_an_unreadable_entry_bundle_is_a_finding_in_the_report(demo_served: Served) -> None:
+    """A bundle cut short: the audit still reports, naming the first entry it could not
+    read, instead of ending on that one error with the findings so far thrown away."""
+    def cut(path: str, body: bytes) -> bytes:
+        return body[:-3] if path.startswith("/v1/log/tile/entries/") else body
+
+    with TamperingProxy(demo_served.url, cut) as proxy:
+        code, report = audit("--server", proxy.url, "--log-key", demo_served.log_vkey)
+    assert code == 1
+    [finding] = [f for f in report["findings"] if f["check"] == "entries"]
+    assert "cut short" in finding["message"]
+    assert report["first_bad_index"] == finding["index"] == report["tree_size"] - 1
+    assert report["projections"]["all"].startswith("not compared")
+
+
 def test_read_models_that_do_not_follow_from_the_log_are_caught(demo_served: Served) -> None:
     def inflate(path: str, body: bytes) -> bytes:
         if path.startswith("/v1/arrears"):
