@@ -101,22 +101,6 @@ def test_nonce_reused_by_another_process_mid_decision(
     assert world.ledger.size() == size_before + 1
 
 
-def commit_elsewhere_mid_decision(monkeypatch: pytest.MonkeyPatch, ledger: Ledger,
-                                  other: Ledger, submissions: list[Submission]) -> None:
-    """``other`` commits ``submissions`` once, after ``ledger`` read the log's size and
-    looked up nonces for a batch (while it decides)."""
-    original = ledger._recorded_nonces
-    done: list[Any] = []
-
-    def lookup_then_race(pairs: list[tuple[str, bytes]]) -> Any:
-        found = original(pairs)
-        if not done:
-            done.append(other.record_batch(submissions))
-        return found
-
-    monkeypatch.setattr(ledger, "_recorded_nonces", lookup_then_race)
-
-
 def revocation(world: World) -> Submission:
     return world.sign(world.operator, "key.revoked", f"party/{FINANCE_ID}", {
         "key_name": world.keys["finance"].name, "reason": "token lost",
@@ -130,7 +114,7 @@ def test_a_key_revoked_by_another_process_mid_decision_is_refused(
     under what it read makes it decide again, and the key is refused."""
     world, other = two_writers
     world.ledger.record(payment(world, "before"))  # this process now caches the key
-    commit_elsewhere_mid_decision(monkeypatch, world.ledger, other, [revocation(world)])
+    commit_elsewhere_after_nonce_lookup(monkeypatch, world.ledger, other, revocation(world))
     size_before = world.ledger.size()
     with pytest.raises(KeyRevoked):
         world.ledger.record(payment(world, "after"))
@@ -153,7 +137,7 @@ def test_a_write_elsewhere_to_streams_not_read_lets_the_batch_through(
         "payment_id": "else-1", "milestone_id": "m1", "amount_fen": 100,
         "paid_on": "2026-08-01", "method": "transfer", "voucher_ref": "V-2",
         "purpose": "principal"})
-    commit_elsewhere_mid_decision(monkeypatch, world.ledger, other, [elsewhere])
+    commit_elsewhere_after_nonce_lookup(monkeypatch, world.ledger, other, elsewhere)
     decided = world.ledger._decide_and_save
     decisions: list[int] = []
 
