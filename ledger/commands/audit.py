@@ -407,8 +407,6 @@ class _Walk:
         self.compact = merkle.CompactRange() if root else None
         self.progress = options.progress
         self.task = None
-        # (stream, version) each leaf read since the last batch says it holds
-        self.placed: list[tuple[str, int] | None] = []
         if self.progress is not None:
             self.task = self.progress.add_task("auditing", total=size)
 
@@ -418,7 +416,6 @@ class _Walk:
             self.compact.append(digest)
         for job in self.replay.check(index, leaf, digest):
             self.signatures.add(job)
-        self.placed.append(self.replay.placed)
         return digest
 
     def advance(self, count: int) -> None:
@@ -475,7 +472,6 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                     claimed.append(batch.claimed_hashes[offset])
                     if digest != batch.claimed_hashes[offset]:
                         mismatches.append(index)
-                walk.placed.clear()  # a server's entries carry no columns to compare
                 walk.advance(len(batch.leaves))
         except ServerUnreachable:
             raise
@@ -562,9 +558,12 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
         try:
             for batch in db.batches(size, on_missing=lambda i: report.findings.append(
                     Finding(i, "missing", f"leaf {i} is missing from the leaves table"))):
-                digests = [walk.leaf(batch.start + offset, leaf)
-                           for offset, leaf in enumerate(batch.leaves)]
-                _check_placement(walk, batch, report)
+                assert batch.placements is not None
+                digests = []
+                for offset, leaf in enumerate(batch.leaves):
+                    digests.append(walk.leaf(batch.start + offset, leaf))
+                    _check_placement(batch.start + offset, walk.replay.placed,
+                                     batch.placements[offset], report)
                 if check is not None:
                     assert batch.column_hashes is not None
                     check.feed(batch.start, batch.leaves, batch.column_hashes, digests)
@@ -593,18 +592,14 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
     return report
 
 
-def _check_placement(walk: _Walk, batch: Any, report: AuditReport) -> None:
+def _check_placement(index: int, placed: tuple[str, int] | None, column: tuple[str, int],
+                     report: AuditReport) -> None:
     """The leaves table's stream and version columns (by which the server loads streams
-    and the event store's copies are found) must say what each leaf says."""
-    assert batch.placements is not None
-    for offset, placed in enumerate(walk.placed):
-        column = batch.placements[offset]
-        if placed is not None and column != placed:
-            index = batch.start + offset
-            report.findings.append(Finding(index, "placement", f"the leaves table files leaf "
-                                           f"{index} as {column[0]} version {column[1]}; the "
-                                           f"leaf is {placed[0]} version {placed[1]}"))
-    walk.placed.clear()
+    and the event store's copies are found) must say what the leaf says."""
+    if placed is not None and column != placed:
+        report.findings.append(Finding(index, "placement", f"the leaves table files leaf "
+                                       f"{index} as {column[0]} version {column[1]}; the "
+                                       f"leaf is {placed[0]} version {placed[1]}"))
 
 
 def _check_stored_events(db: Any, replay: Replay, stream_id: Any, report: AuditReport) -> None:
