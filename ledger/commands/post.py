@@ -97,7 +97,6 @@ DEFAULT_BATCH = 500
 MAX_BATCH = 1000
 CSV_NONCE_DOMAIN = b"commitment-ledger/post/csv-payment-nonce/v1\n"
 DESCRIPTION_NONCE_DOMAIN = b"commitment-ledger/post/description-nonce/v2\n"
-DESCRIPTION_IDENTITY = ("type", "stream", "body", "expect_version")
 CSV_REQUIRED = ("contract_id", "payment_id", "paid_on", "method", "voucher_ref")
 CSV_OPTIONAL = ("milestone_id", "purpose", "amount", "amount_fen")
 DESCRIPTION_FIELDS = {"type", "stream", "body", "expect_version", "signed_at", "nonce"}
@@ -139,9 +138,8 @@ class Item:
         """What the event says (type, stream, body, expect_version), apart from when it
         was signed: a re-run compares it with what its receipt recorded."""
         envelope = self.submission.decode()
-        return hashlib.sha256(encoding.encode({
-            "type": envelope.type, "stream": envelope.stream, "body": envelope.body,
-            "expect_version": envelope.expect_version})).hexdigest()
+        return hashlib.sha256(event_identity(envelope.type, envelope.stream, envelope.body,
+                                             envelope.expect_version)).hexdigest()
 
     def receipt_line(self, receipt: dict[str, Any]) -> dict[str, Any]:
         return {**self.source, "signer": self.signer, "nonce": self.nonce.hex(),
@@ -287,12 +285,19 @@ def description_nonce(signer: str, identity: bytes, occurrence: int) -> bytes:
     return hashlib.sha256(DESCRIPTION_NONCE_DOMAIN + material).digest()[:16]
 
 
+def event_identity(type_: Any, stream: Any, body: Any, expect_version: Any) -> bytes:
+    """What an event says, apart from who signed it when: the canonical encoding of its
+    type, stream, body and expect_version."""
+    return encoding.encode({"type": type_, "stream": stream, "body": body,
+                            "expect_version": expect_version})
+
+
 def description_identity(element: dict[str, Any]) -> bytes:
-    """What identifies a described event (b"" for one that cannot be encoded: signing it
+    """The identity of a described event (b"" for one that cannot be encoded: signing it
     fails with the reason)."""
     try:
-        return encoding.encode({name: element[name] for name in DESCRIPTION_IDENTITY
-                                if name in element})
+        return event_identity(element.get("type"), element.get("stream"), element.get("body"),
+                              element.get("expect_version"))
     except LedgerError:
         return b""
 
