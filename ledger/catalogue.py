@@ -24,7 +24,14 @@ from .errors import (
     WrongType,
 )
 from .keys import VerifierKey
-from .timeutil import looks_like_date, looks_like_instant, parse_instant
+from .timeutil import (
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_PERIOD_DAYS,
+    looks_like_date,
+    looks_like_instant,
+    parse_instant,
+)
 from .uscc import is_valid_uscc, looks_like_uscc
 
 MAX_TEXT = 4000
@@ -86,10 +93,20 @@ def _date(value: Any, path: str) -> None:
     if not isinstance(value, str) or not looks_like_date(value):
         raise WrongType(f"{path} must be a date YYYY-MM-DD", field=path)
     try:
-        date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise RuleViolation("INVALID_DATE", f"{path} {value!r} is not a real date",
                             field=path) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise RuleViolation("DATE_OUT_OF_RANGE", f"{path} {value} is outside "
+                            f"{FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}", field=path)
+
+
+def _period_days(value: Any, path: str) -> None:
+    _positive(value, path)
+    if value > MAX_PERIOD_DAYS:
+        raise RuleViolation("PERIOD_TOO_LONG", f"{path} is {value} days; at most "
+                            f"{MAX_PERIOD_DAYS}", field=path)
 
 
 def _instant(value: Any, path: str) -> None:
@@ -300,7 +317,8 @@ CATALOGUE: dict[str, EventSpec] = {s.type: s for s in [
         "supplier_scale_at_signing": _enum(*SCALES), "value_fen": _positive,
         "signed_on": _date, "document_sha256": _sha256,
         "payment_basis": _enum("delivery", "acceptance", "settlement"),
-        "payment_term_days": _opt(_positive), "acceptance_period_days": _opt(_positive),
+        "payment_term_days": _opt(_period_days),
+        "acceptance_period_days": _opt(_period_days),
         "late_interest_annual_bp": _opt(_non_negative),
         "milestones": _list(MILESTONE, min_items=1),
         "responsible": RESPONSIBLE,

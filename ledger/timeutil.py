@@ -57,3 +57,20 @@ def parse_date(text: str) -> date:
     if not _DATE.fullmatch(text):
         raise ValueError(f"{text!r} is not a date like 2026-11-25")
     return date.fromisoformat(text)
+
+
+# The business dates the ledger takes: wide enough for any contract or commitment, and
+# narrow enough that a period counted from one (at most MAX_PERIOD_DAYS, then the rest
+# days after it) is still a date Python can represent: 9999-12-31 plus a day is not.
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2999, 12, 31)
+MAX_PERIOD_DAYS = 3660
+
+
+def parse_business_date(text: str) -> date:
+    """A ``YYYY-MM-DD`` date from FIRST_DATE to LAST_DATE; ``ValueError`` otherwise."""
+    day = parse_date(text)
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(f"{text} is outside {FIRST_DATE.isoformat()} to "
+                         f"{LAST_DATE.isoformat()}")
+    return day

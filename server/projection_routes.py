@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ledger.catalogue import ID_PATTERN
 from ledger.errors import InvalidInput, NotFound, ServiceUnavailable, StreamNotFound
+from ledger.timeutil import FIRST_DATE, LAST_DATE, parse_business_date
 from ledger.uscc import looks_like_uscc
 from projections.rules import RULES
 from projections.store import ProjectionMismatch
@@ -31,11 +32,10 @@ def as_of_param(request: web.Request) -> date:
     if raw is None:
         return datetime.now(CHINA).date()
     try:
-        if len(raw) != 10:
-            raise ValueError
-        return date.fromisoformat(raw)
+        return parse_business_date(raw)
     except ValueError:
-        raise InvalidInput("as_of must be a date YYYY-MM-DD", field="as_of") from None
+        raise InvalidInput(f"as_of must be a date YYYY-MM-DD from {FIRST_DATE} to "
+                           f"{LAST_DATE}", field="as_of") from None
 
 
 def party_param(request: web.Request, name: str) -> str | None:

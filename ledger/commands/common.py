@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from .. import timeutil
 from ..client import LedgerClient, ServerRefused, ServerUnreachable, default_server
 from ..errors import InvalidInput, LedgerError, VerificationError
 from ..keys import SignerKey, VerifierKey
@@ -133,9 +134,10 @@ def parse_business_date(text: str | None, what: str = "--as-of") -> date:
     if text is None:
         return datetime.now(CHINA_STANDARD_TIME).date()
     try:
-        return date.fromisoformat(text)
+        return timeutil.parse_business_date(text)
     except ValueError:
-        raise InvalidInput(f"{what} {text!r} must be a date YYYY-MM-DD") from None
+        raise InvalidInput(f"{what} {text!r} must be a date YYYY-MM-DD from "
+                           f"{timeutil.FIRST_DATE} to {timeutil.LAST_DATE}") from None
 
 
 def now_instant() -> str:

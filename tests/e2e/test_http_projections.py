@@ -103,7 +103,11 @@ async def test_document_lookup_verifies_client_side(served: Served) -> None:
 
 async def test_bad_queries_are_400(served: Served) -> None:
     c = served.client
+    # 2025-W01-1 is ten characters that Python 3.11's date.fromisoformat reads as an ISO
+    # week date; 9999-12-31 is a date the interest count cannot step past.
     for path in ("/v1/arrears?as_of=2025-13-01", "/v1/arrears?as_of=yesterday",
+                 "/v1/arrears?as_of=2025-W01-1", "/v1/arrears?as_of=9999-12-31",
+                 "/v1/breaches?as_of=9999-12-31", "/v1/compensation?as_of=0001-01-01",
                  "/v1/arrears?payer=abc", "/v1/breaches?rule=NOPE", "/v1/arrears?at=99999",
                  "/v1/documents/xyz", "/v1/contracts/bad%20id"):
         r = await c.get(path)

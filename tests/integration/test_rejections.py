@@ -14,6 +14,7 @@ from ledger import errors
 from ledger.encoding import encode
 from ledger.envelope import Submission, signing_message
 from ledger.keys import SignerKey
+from ledger.timeutil import MAX_PERIOD_DAYS
 from tests.factories import (
     BUYER_ID,
     FINANCE_ID,
@@ -180,6 +181,11 @@ def test_unknown_event_type_and_wrong_stream(world: World) -> None:
     (pay(amount_fen=0), "AMOUNT_NOT_POSITIVE"),
     (pay(amount_fen=-5), "AMOUNT_NOT_POSITIVE"),
     (pay(paid_on="2026-02-30"), "INVALID_DATE"),
+    # A real date that the read models could not count a day past (9999-12-31 + 1 day
+    # overflows): refused, as is anything outside the ledger's range of business dates.
+    (pay(paid_on="9999-12-31"), "DATE_OUT_OF_RANGE"),
+    (pay(paid_on="3000-01-01"), "DATE_OUT_OF_RANGE"),
+    (pay(paid_on="1899-12-31"), "DATE_OUT_OF_RANGE"),
     (pay(amount_fen=20_000_001), "OVERPAYMENT"),
     (pay(milestone_id="m9"), "UNKNOWN_MILESTONE"),
 ])
@@ -204,6 +210,20 @@ def test_contract_rules(world: World) -> None:
     rejected(world, errors.RuleViolation,
              world.sign(world.keys["supplier"], "contract.delivered", "contract/NOPE",
                         {"milestone_id": "m1", "delivered_on": "2026-07-01"}), "UNKNOWN_STREAM")
+
+
+@pytest.mark.parametrize("field", ["payment_term_days", "acceptance_period_days"])
+def test_periods_are_bounded_so_their_ends_are_dates(world: World, field: str) -> None:
+    """A term or acceptance period of a million days would end past any representable
+    date and crash every read model folding the contract: at most MAX_PERIOD_DAYS."""
+    buyer = world.keys["buyer"]
+    longest = contract_body("HM-5", **{field: MAX_PERIOD_DAYS})
+    world.post(buyer, "contract.signed", "contract/HM-5", longest)
+    err = rejected(world, errors.RuleViolation,
+                   world.sign(buyer, "contract.signed", "contract/HM-6",
+                              contract_body("HM-6", **{field: MAX_PERIOD_DAYS + 1})),
+                   "PERIOD_TOO_LONG")
+    assert err.detail["field"] == f"body.{field}"
 
 
 def test_schema_error_comes_before_authority_and_rules(world: World) -> None:

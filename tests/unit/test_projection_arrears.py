@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.timeutil import LAST_DATE, MAX_PERIOD_DAYS
 from projections.engine import Projector
 from tests.unit.test_projection_support import GOV, LARGE, SOE, LogBuilder, d, leaf_hash
 
@@ -546,3 +547,22 @@ def test_recorded_at_is_read_in_china_standard_time() -> None:
     )
     assert arrears(log, "2025-08-14")["rows"][0]["contested_fen"] == 0
     assert arrears(log, "2025-08-15")["rows"][0]["contested_fen"] == 5_000_000
+
+
+def test_the_last_business_date_and_longest_periods_fold() -> None:
+    """The catalogue's bounds (dates to 2999-12-31, periods of at most MAX_PERIOD_DAYS)
+    keep every period end and day counted by the read models a representable date."""
+    last = LAST_DATE.isoformat()
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 1_000), ("M2", 1_000)], signed_on=last,
+                 payment_term_days=MAX_PERIOD_DAYS, acceptance_period_days=MAX_PERIOD_DAYS)
+    log.deliver(last)
+    log.deliver(last, "M2")
+    log.pay(last, 500, milestone=None)
+    report = arrears(log, last)
+    assert report["rows"] == []  # nothing falls due before the end of the range
+    projector = Projector()
+    projector.extend(log.events)
+    # The 3,660-day term breaks the 60-day cap for a government buyer and a small supplier.
+    assert [row["rule"] for row in projector.breaches(LAST_DATE)["rows"]] == ["TERM_OVER_60"]
