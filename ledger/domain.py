@@ -131,7 +131,10 @@ def _contract_countersigned(s: State, b: dict[str, Any], *_: Any) -> None:
 
 
 def _settlement_confirmed(s: State, b: dict[str, Any], *_: Any) -> None:
-    s["milestones"][b["milestone_id"]]["settlement_fen"] = b["amount_fen"]
+    # Only on the settlement basis is the settled amount what is owed (DESIGN 5.1), as
+    # the read models count it; elsewhere the confirmation is recorded and changes nothing.
+    if s["payment_basis"] == "settlement":
+        s["milestones"][b["milestone_id"]]["settlement_fen"] = b["amount_fen"]
 
 
 def _contract_terminated(s: State, b: dict[str, Any], *_: Any) -> None:

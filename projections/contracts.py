@@ -5,10 +5,11 @@ per later event. Everything else is computed at query time from the facts visibl
 ``(as_of, at)``: the start of each payment term, the due date, the outstanding balance
 day by day, and the late interest (DESIGN 5 and 5.1).
 
-The one decision taken at fold time is the allocation of a payment without
-``milestone_id``: it is allocated once, when recorded, against the milestones as known
-on its ``paid_on`` (with the reference data known at that leaf), and the allocation is
-kept in the fact, so later events never move it.
+The one decision taken at fold time is the allocation of a principal payment: one
+without ``milestone_id``, and the part of one naming a milestone that earlier payments
+without it already paid, is allocated once, when recorded, against the milestones as
+known on its ``paid_on`` (with the reference data known at that leaf), and the
+allocation is kept in the fact, so later events never move it.
 """
 
 from __future__ import annotations
@@ -163,11 +164,12 @@ def _payment_fact(state: ContractState, event: LoggedEvent, reference: Reference
     purpose = str(body["purpose"])
     milestone_id = body.get("milestone_id")
     unallocated = 0
-    if milestone_id is not None:
+    if milestone_id is not None and purpose != "principal":
         allocation: list[list[str | int]] = [[str(milestone_id), amount]]
     else:
         allocation, unallocated = allocate_payment(
-            state, reference.view(event.index), parse_date(str(body["paid_on"])), amount, purpose
+            state, reference.view(event.index), parse_date(str(body["paid_on"])), amount,
+            purpose, None if milestone_id is None else str(milestone_id),
         )
     return new_fact(
         event,
@@ -183,15 +185,23 @@ def _payment_fact(state: ContractState, event: LoggedEvent, reference: Reference
 
 
 def allocate_payment(
-    state: ContractState, view: ReferenceView, paid_on: date, amount: int, purpose: str
+    state: ContractState, view: ReferenceView, paid_on: date, amount: int, purpose: str,
+    named: str | None = None,
 ) -> tuple[list[list[str | int]], int]:
-    """Allocate a payment that names no milestone; returns ``(allocation, left over)``.
+    """Allocate a payment; returns ``(allocation, left over)``.
 
     Order: milestones whose due date is known on ``paid_on`` by due date, then the
     others in contract order. Principal fills first the undisputed unpaid part of each
     milestone in that order, then the disputed parts; anything beyond (the domain
     refuses such a payment) stays unallocated. Interest fills the interest accrued up
     to ``paid_on`` and not yet paid; the rest goes to the first milestone in the order.
+
+    A principal payment ``named`` for a milestone fills that milestone's unpaid part
+    first. The domain keeps it within what the milestone owes less the payments that
+    named it, but cannot see where earlier payments without a milestone were allocated
+    (that needs the due dates): what the milestone no longer owes because of them is
+    allocated as a payment without a milestone would be, so that money paid is never
+    counted twice against one milestone while another is shown owing it.
     """
     statuses = milestone_statuses(state, view, paid_on, None)
     order = sorted(
@@ -210,6 +220,10 @@ def allocate_payment(
             {s.milestone_id: max(0, unpaid[s.milestone_id] - s.disputed_fen) for s in order},
             {s.milestone_id: max(0, unpaid[s.milestone_id]) for s in order},
         ]
+        if named is not None:
+            share = min(remaining, max(0, unpaid.get(named, 0)))
+            taken[named] = share
+            remaining -= share
         for room in rooms:
             for status in order:
                 mid = status.milestone_id
@@ -229,9 +243,16 @@ def allocate_payment(
             first = order[0].milestone_id
             taken[first] = taken.get(first, 0) + remaining
             remaining = 0
+    if named is not None and remaining > 0:
+        # Beyond what the whole contract owes (refused by the domain): stays on the
+        # milestone the payment names, as it always did.
+        taken[named] = taken.get(named, 0) + remaining
+        remaining = 0
     allocation: list[list[str | int]] = [
         [s.milestone_id, taken[s.milestone_id]] for s in order if taken.get(s.milestone_id)
     ]
+    if named is not None and named not in {s.milestone_id for s in order}:
+        allocation.append([named, taken[named]])
     return allocation, remaining
 
 

@@ -195,6 +195,25 @@ def test_domain_rules_name_the_rule(world: World, body: dict[str, Any], rule: st
     assert isinstance(err, errors.RuleViolation) and err.rule == rule and err.status == 422
 
 
+def test_a_settlement_changes_what_is_owed_only_on_the_settlement_basis(world: World) -> None:
+    """On the acceptance basis the read models keep owing the milestone's amount after a
+    settlement confirmation (DESIGN 5.1): the domain must let it be paid in full, not
+    stop at the settled amount and leave arrears that can never be paid."""
+    world.post(world.keys["buyer"], "contract.settlement_confirmed", STREAM,
+               {"milestone_id": "m1", "amount_fen": 5_000_000, "confirmed_on": "2026-07-20"})
+    world.post(world.keys["finance"], "payment.made", STREAM, pay(amount_fen=20_000_000))
+    rejected(world, errors.RuleViolation, world.sign(
+        world.keys["finance"], "payment.made", STREAM, pay(payment_id="p2", amount_fen=1)),
+        "OVERPAYMENT")
+    settled = contract_body("HM-S", payment_basis="settlement")
+    world.post(world.keys["buyer"], "contract.signed", "contract/HM-S", settled)
+    world.post(world.keys["buyer"], "contract.settlement_confirmed", "contract/HM-S",
+               {"milestone_id": "m1", "amount_fen": 5_000_000, "confirmed_on": "2026-07-20"})
+    rejected(world, errors.RuleViolation, world.sign(
+        world.keys["finance"], "payment.made", "contract/HM-S",
+        pay(amount_fen=5_000_001)), "OVERPAYMENT")
+
+
 def test_contract_rules(world: World) -> None:
     buyer = world.keys["buyer"]
     over = contract_body("HM-2", value_fen=100)

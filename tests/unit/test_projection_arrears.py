@@ -286,6 +286,41 @@ def test_unallocated_payment_fills_undisputed_parts_before_disputed_ones() -> No
     assert payment["allocation"] == [["M1", 400_000], ["M2", 300_000]]
 
 
+def test_a_payment_naming_a_milestone_already_paid_without_one_spills_over() -> None:
+    """The domain keeps a payment naming M1 within M1's amount less the payments naming
+    M1, but cannot see that an earlier payment without a milestone went to M1. Counting
+    both on M1 showed M2 owing money that had been paid (with interest on it): what M1
+    no longer owes goes where a payment without a milestone would."""
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 200_000), ("M2", 300_000)], basis="delivery")
+    log.deliver("2025-07-01", "M1")  # due 07-31
+    log.deliver("2025-07-10", "M2")  # due 08-09, a Saturday -> 08-11
+    log.pay("2025-07-20", 200_000, milestone=None)  # to M1, the earliest due
+    log.pay("2025-07-25", 150_000, milestone="M1")
+    projector = Projector()
+    projector.extend(log.events)
+    named = projector.subjects["contract/C1"]["facts"][-1]
+    assert named["allocation"] == [["M2", 150_000]]
+    rows = rows_by_milestone(log, "2025-08-20")
+    assert list(rows) == ["M2"]
+    assert rows["M2"]["paid_fen"] == 150_000
+    assert rows["M2"]["outstanding_fen"] == 150_000
+    assert rows["M2"]["interest_fen"] == 9 * 150_000 * 5 // 10_000
+
+
+def test_a_payment_naming_a_milestone_fills_it_first_even_before_it_is_due() -> None:
+    log = LogBuilder()
+    log.standard_parties()
+    log.contract(milestones=[("M1", 200_000), ("M2", 300_000)], basis="delivery")
+    log.deliver("2025-07-01", "M1")
+    log.pay("2025-07-20", 100_000, milestone=None)  # to M1
+    log.pay("2025-07-25", 250_000, milestone="M2")  # M2 not delivered: still all on M2
+    projector = Projector()
+    projector.extend(log.events)
+    assert projector.subjects["contract/C1"]["facts"][-1]["allocation"] == [["M2", 250_000]]
+
+
 def test_unallocated_interest_payment_goes_to_accrued_interest() -> None:
     log = worked_example()
     log.pay("2025-08-20", 20_000_000)
