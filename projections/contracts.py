@@ -372,10 +372,18 @@ def acceptance_outcome(
     late. A failed acceptance within the period starts nothing; the next delivery opens
     a new period. A delivery while a period is running does not restart it. Without an
     agreed period there is no cap and nothing is late.
+
+    Deliveries and acceptances are taken in the order of their dates (a delivery before
+    an acceptance of the same day, then log order), not of the log: an acceptance
+    recorded before the delivery it follows must not escape the cap.
     """
     pending: Fact | None = None
     period_end: date | None = None
-    for fact in facts:
+    steps = sorted(
+        (f for f in facts if f["type"] in ("contract.delivered", "contract.accepted")),
+        key=lambda f: (f["on"], f["type"] != "contract.delivered", f["index"]),
+    )
+    for fact in steps:
         if fact["type"] == "contract.delivered":
             if pending is None:
                 pending = fact

@@ -321,6 +321,29 @@ def test_a_payment_naming_a_milestone_fills_it_first_even_before_it_is_due() -> 
     assert projector.subjects["contract/C1"]["facts"][-1]["allocation"] == [["M2", 250_000]]
 
 
+def test_an_acceptance_recorded_before_its_delivery_is_still_capped() -> None:
+    """Log order is not business order: delivered 07-01 with a 15-day period (ends
+    07-16), accepted 07-25, gives the same due date and late acceptance whichever of the
+    two was recorded first."""
+    def due_and_rules(accept_first: bool) -> tuple[str, list[str]]:
+        log = LogBuilder()
+        log.standard_parties()
+        log.contract(acceptance_period_days=15)
+        if accept_first:
+            log.accept("2025-07-25")
+            log.deliver("2025-07-01")
+        else:
+            log.deliver("2025-07-01")
+            log.accept("2025-07-25")
+        [row] = arrears(log, "2025-09-30")["rows"]
+        projector = Projector()
+        projector.extend(log.events)
+        return row["due_date"], sorted(r["rule"] for r in projector.breaches(d("2025-09-30"))["rows"])
+
+    assert due_and_rules(accept_first=True) == due_and_rules(accept_first=False)
+    assert due_and_rules(accept_first=True) == ("2025-08-15", ["ACCEPTANCE_LATE", "ARREARS"])
+
+
 def test_unallocated_interest_payment_goes_to_accrued_interest() -> None:
     log = worked_example()
     log.pay("2025-08-20", 20_000_000)
