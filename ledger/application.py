@@ -629,7 +629,7 @@ class Ledger:
         if deferred:
             raise deferred[0]
         check_rules(env.type, env.body, None if agg is None else agg.state, env.stream,
-                    current + 1, work.party)
+                    current + 1, work.state)
         # Build the leaf and apply it to the workspace.
         version = current + 1
         leaf = encode_leaf(env.stream, version, env.type, recorded_at, sub.envelope_bytes,

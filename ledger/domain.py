@@ -15,7 +15,8 @@ from .catalogue import PUBLIC_BUYER_KINDS
 from .errors import AlreadyExists, RoleNotAllowed, RuleViolation
 
 State = dict[str, Any]
-PartyLookup = Callable[[str], "State | None"]
+# The current state of a stream by its name (None when it holds no event yet).
+StreamLookup = Callable[[str], "State | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +267,8 @@ def check_authority(type_: str, body: dict[str, Any], stream_state: State | None
 # ---------------------------------------------------------------------------
 # Domain rules (422, or 409 for identifiers that already exist)
 # ---------------------------------------------------------------------------
-def _need_party(lookup: PartyLookup, party_id: str, field: str) -> State:
-    party = lookup(party_id)
+def _need_party(lookup: StreamLookup, party_id: str, field: str) -> State:
+    party = lookup(f"party/{party_id}")
     if party is None or "kind" not in party:
         raise RuleViolation("UNKNOWN_PARTY", f"{field} {party_id} is not a registered party",
                             field=field)
@@ -296,7 +297,7 @@ def owed_on_milestone(m: dict[str, Any]) -> int:
 
 
 def check_rules(type_: str, body: dict[str, Any], s: State | None, stream: str,
-                version: int, lookup: PartyLookup) -> None:
+                version: int, lookup: StreamLookup) -> None:
     """Refuse events that break a domain rule. ``s`` is the stream's current state."""
     if type_ == "party.registered":
         if s and "kind" in s:
@@ -346,6 +347,10 @@ def check_rules(type_: str, body: dict[str, Any], s: State | None, stream: str,
         if s:
             raise AlreadyExists(f"{stream} already exists")
         _need_party(lookup, body["against"], "body.against")
+        if lookup(body["subject_stream"]) is None:
+            raise RuleViolation("UNKNOWN_STREAM", f"body.subject_stream {body['subject_stream']} "
+                                "holds no event to complain about",
+                                field="body.subject_stream")
     elif type_ == "complaint.answered":
         c = _need_stream(s, "complaint_id", stream)
         if c["answered"]:

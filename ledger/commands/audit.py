@@ -156,9 +156,12 @@ class Replay:
             self._find(0, "genesis", "leaf 0's signature was not checked: no valid leaf 1 "
                        "registers the operator key that should have signed it")
 
-    def party(self, party_id: str) -> State | None:
-        head = self.heads.get(f"party/{party_id}")
+    def state(self, stream: str) -> State | None:
+        head = self.heads.get(stream)
         return None if head is None else head.state
+
+    def party(self, party_id: str) -> State | None:
+        return self.state(f"party/{party_id}")
 
     def _find(self, index: int, check: str, message: str) -> None:
         self.findings.append(Finding(index, check, message))
@@ -364,7 +367,7 @@ class Replay:
             self._find(index, "authority", f"authority could not be decided: {exc!r}")
         try:
             check_rules(envelope.type, envelope.body, state, envelope.stream,
-                        (0 if head is None else head.version) + 1, self.party)
+                        (0 if head is None else head.version) + 1, self.state)
         except LedgerError as error:
             self._find(index, "rule", error.message)
         except Exception as exc:  # fail closed

@@ -214,6 +214,20 @@ def test_a_settlement_changes_what_is_owed_only_on_the_settlement_basis(world: W
         pay(amount_fen=5_000_001)), "OVERPAYMENT")
 
 
+def test_a_complaint_about_a_stream_that_holds_nothing_is_refused(world: World) -> None:
+    """DESIGN 4: referenced streams exist. A complaint about a contract never recorded
+    was accepted (only the party complained against was checked)."""
+    def complaint(n: int, subject: str) -> Submission:
+        return world.sign(world.keys["supplier"], "complaint.filed", f"complaint/Q{n}", {
+            "complaint_id": f"Q{n}", "against": BUYER_ID, "subject_stream": subject,
+            "kind": "arrears", "filed_on": "2026-09-01"})
+
+    err = rejected(world, errors.RuleViolation, complaint(1, "contract/NO-SUCH-CONTRACT"),
+                   "UNKNOWN_STREAM")
+    assert err.detail["field"] == "body.subject_stream"
+    world.ledger.record(complaint(2, STREAM))
+
+
 def test_contract_rules(world: World) -> None:
     buyer = world.keys["buyer"]
     over = contract_body("HM-2", value_fen=100)
