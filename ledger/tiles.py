@@ -36,6 +36,9 @@ _PATH_RE = re.compile(
 )
 
 
+MAX_INDEX_GROUPS = 7  # 2**64 - 1 has 20 decimal digits
+
+
 class InvalidTilePath(InvalidInput):
     code = "invalid_tile_path"
     title = "Malformed tile path"
@@ -134,6 +137,10 @@ def parse_tile_path(path: str, tree_size: int | None = None) -> Tile | EntryBund
     if match is None:
         raise InvalidTilePath(f"not a tile path: {path[:120]!r}")
     groups = match.group("index").split("/")
+    if len(groups) > MAX_INDEX_GROUPS:
+        # (and int() of thousands of digits raises, past Python's conversion limit)
+        raise InvalidTilePath(f"tile index of {len(groups)} groups: a 64-bit index has at "
+                              f"most {MAX_INDEX_GROUPS}")
     if len(groups) > 1 and groups[0] == "x000":
         raise InvalidTilePath(f"tile index in {path!r} has leading zero groups")
     index = int("".join(g.removeprefix("x") for g in groups))

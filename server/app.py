@@ -144,6 +144,7 @@ async def metrics_middleware(request: web.Request,
 # ---------------------------------------------------------------------------
 # ASCII digits only: str.isdigit() also accepts other scripts' digits and superscripts.
 _ASCII_INT = re.compile(r"[0-9]{1,18}")
+_HEX32 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def int_param(request: web.Request, name: str, *, minimum: int = 0) -> int | None:
@@ -169,12 +170,11 @@ def check_at(request: web.Request, name: str = "at") -> int | None:
 
 
 def hex32(value: str | None, name: str) -> bytes:
-    if value is None or len(value) != 64:
+    # fullmatch, not bytes.fromhex alone: fromhex skips spaces, so 64 characters with
+    # spaces in them decoded to fewer bytes and were looked up as a hash.
+    if value is None or not _HEX32.fullmatch(value):
         raise InvalidInput(f"{name} must be 64 hex digits", field=name)
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be 64 hex digits", field=name) from None
+    return bytes.fromhex(value)
 
 
 def _is_msgpack(request: web.Request) -> bool:
@@ -282,7 +282,9 @@ async def get_checkpoint(request: web.Request) -> web.Response:
         await svc.sign_checkpoint()
         latest = await asyncio.to_thread(svc.log.latest_checkpoint)
     assert latest is not None
-    return web.Response(text=latest.note, content_type="text/plain", charset="utf-8")
+    # C2SP tlog-tiles: the checkpoint is mutable, so no caching beyond a few seconds.
+    return web.Response(text=latest.note, content_type="text/plain", charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
 
 
 async def get_log_key(request: web.Request) -> web.Response:
@@ -328,7 +330,13 @@ async def get_consistency(request: web.Request) -> web.Response:
 async def get_tile(request: web.Request) -> web.Response:
     path = "tile/" + request.match_info["path"]
     data = await asyncio.to_thread(services(request).log.tile, path)
-    return web.Response(body=data, content_type="application/octet-stream")
+    # C2SP tlog-tiles: what a tile path names never changes (a partial tile is another
+    # path), so caches may keep it; entry bundles should be compressed over HTTP.
+    response = web.Response(body=data, content_type="application/octet-stream",
+                            headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    if path.startswith("tile/entries/"):
+        response.enable_compression()
+    return response
 
 
 # ---------------------------------------------------------------------------

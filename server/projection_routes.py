@@ -109,6 +109,10 @@ async def get_document(request: web.Request) -> web.Response:
     store, _ = await caught_up(request)
     checkpoint = await checkpoint_note_covering(svc, await asyncio.to_thread(store.position))
     size = int(checkpoint.split("\n")[1])
+    if await asyncio.to_thread(store.position) < size:
+        # The checkpoint covers leaves recorded since the catch-up: fold them too, so
+        # that every event naming the document up to its size is listed.
+        store, _ = await caught_up(request)
     found = await asyncio.to_thread(store.documents_named, sha, size)
     if not found["rows"]:
         raise NotFound(f"no recorded event names document {sha}")

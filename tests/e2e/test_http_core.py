@@ -130,6 +130,26 @@ async def test_proofs_entries_and_tiles_agree(served: Served) -> None:
     assert count == size2
 
 
+async def test_tiles_are_cacheable_and_the_checkpoint_is_not(served: Served) -> None:
+    """C2SP tlog-tiles: the checkpoint is mutable (no caching beyond a few seconds);
+    tiles and entry bundles are immutable (long-lived caching), and entry bundles are
+    compressed at the HTTP layer."""
+    w = served.world
+    await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()),
+               query="?wait=checkpoint")
+    checkpoint = await served.client.get("/v1/log/checkpoint")
+    assert checkpoint.headers["Cache-Control"] == "no-cache"
+    size = int((await checkpoint.text()).split("\n")[1])
+    for path in (f"/v1/log/tile/0/000.p/{size}", f"/v1/log/tile/entries/000.p/{size}"):
+        r = await served.client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert r.status == 200
+        assert "immutable" in r.headers["Cache-Control"]
+        assert "max-age=31536000" in r.headers["Cache-Control"]
+        expected = "gzip" if "entries" in path else None
+        assert r.headers.get("Content-Encoding") == expected, path
+        assert len(await r.read()) > 0
+
+
 async def test_stream_as_known_at_a_tree_size(served: Served) -> None:
     w = served.world
     r1 = await (await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM,

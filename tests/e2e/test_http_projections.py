@@ -101,6 +101,35 @@ async def test_document_lookup_verifies_client_side(served: Served) -> None:
     assert missing.status == 404
 
 
+async def test_document_while_another_request_records(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint signed after the read models caught up covers leaves they have not
+    folded: the events naming the document are listed up to its size (this was a 400
+    saying the size was beyond the projections)."""
+    outcomes = worked_example(served.world)
+    runner = served.client.app[SERVICES].runner
+    original, writes = runner.catch_up, []
+
+    def catch_up_then_another_request_records() -> int:
+        folded = original()
+        if not writes:
+            writes.append(served.world.post(
+                served.world.keys["buyer"], "contract.signed", "contract/HM-2025-008",
+                contract_body("HM-2025-008", document_sha256=DOC)))
+        return folded
+
+    monkeypatch.setattr(runner, "catch_up", catch_up_then_another_request_records)
+    r = await served.client.get(f"/v1/documents/{DOC}")
+    assert r.status == 200, await r.text()
+    body = await r.json()
+    assert body["log_size"] == writes[0].receipt.leaf_index + 1
+    assert [e["leaf_hash"] for e in body["events"]] == [
+        outcomes[0].receipt.leaf_hash.hex(), writes[0].receipt.leaf_hash.hex()]
+    for event in body["events"]:
+        verify_inclusion_document(event["inclusion"], body["checkpoint"],
+                                  served.log_key.verifier.vkey)
+
+
 async def test_bad_queries_are_400(served: Served) -> None:
     c = served.client
     # 2025-W01-1 is ten characters that Python 3.11's date.fromisoformat reads as an ISO
@@ -109,7 +138,13 @@ async def test_bad_queries_are_400(served: Served) -> None:
                  "/v1/arrears?as_of=2025-W01-1", "/v1/arrears?as_of=9999-12-31",
                  "/v1/breaches?as_of=9999-12-31", "/v1/compensation?as_of=0001-01-01",
                  "/v1/arrears?payer=abc", "/v1/breaches?rule=NOPE", "/v1/arrears?at=99999",
-                 "/v1/documents/xyz", "/v1/contracts/bad%20id"):
+                 "/v1/documents/xyz", "/v1/contracts/bad%20id",
+                 # 64 characters, but bytes.fromhex skips the spaces: not a hash
+                 "/v1/log/proof/inclusion?leaf_hash=" + "ab%20" * 12 + "ab" * 14,
+                 # more index groups than a 64-bit index has (thousands of digits made
+                 # int() raise past Python's conversion limit: a 500)
+                 "/v1/log/tile/0/" + "x001/" * 7 + "000",
+                 "/v1/log/tile/entries/" + "x001/" * 1500 + "000"):
         r = await c.get(path)
         assert r.status == 400, (path, r.status)
         assert r.content_type == "application/problem+json"
