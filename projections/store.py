@@ -275,8 +275,14 @@ class ProjectionStore:
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is not None and self.dialect == "postgres" and (conn.closed or conn.broken):
-            with self._connections_lock:  # e.g. the server restarted: connect again
-                self._connections.remove(conn)
+            # E.g. the server restarted: connect again. Forget the broken connection
+            # first, so that a reconnection failing while the server is still down
+            # leaves nothing behind to forget twice (a ValueError, then a 500 on every
+            # later query on this thread, long after the server was back).
+            with self._connections_lock:
+                if conn in self._connections:
+                    self._connections.remove(conn)
+            self._local.conn = None
             conn = None
         if conn is None:
             conn = self.url.connect()

@@ -619,3 +619,30 @@ def test_tables_of_another_schema_version_are_replaced(database_url: str) -> Non
         assert reopened.apply(scenario().events) == len(scenario().events)
     finally:
         reopened.close()
+
+
+def test_a_reconnection_failing_while_the_server_is_down_leaves_the_thread_usable(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken connection is forgotten before reconnecting: when reconnecting failed
+    (the server still down) it stayed on the thread, and every later query there tried
+    to forget it again (ValueError: a 500 for each, long after the server was back)."""
+    store = ProjectionStore(postgres_url)
+    try:
+        assert store.position() == 0
+        store._local.conn.close()  # as a server restart leaves it: closed under us
+        real_connect = DatabaseURL.connect
+        outage = [True]
+
+        def connect(url: DatabaseURL) -> Any:
+            if outage[0]:
+                raise OSError("connection refused (the server is down)")
+            return real_connect(url)
+
+        monkeypatch.setattr(DatabaseURL, "connect", connect)
+        with pytest.raises(OSError, match="server is down"):
+            store.position()
+        outage[0] = False
+        assert store.position() == 0
+        assert store.position() == 0
+    finally:
+        store.close()
