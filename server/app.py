@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
+from eventsourcing import persistence
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ledger.application import Ledger
@@ -95,6 +98,15 @@ def ledger_problem(error: LedgerError) -> web.Response:
     return web.json_response(body, status=error.status, content_type=PROBLEM)
 
 
+# The database unreachable, full or locked (on either backend, raw or as the event
+# store wraps it): the service is unavailable for now, not broken. Errors of the
+# statements themselves (ProgrammingError and the like) stay 500s.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sqlite3.OperationalError, psycopg.OperationalError, psycopg.InterfaceError,
+    persistence.OperationalError, persistence.InterfaceError,
+)
+
+
 @web.middleware
 async def error_middleware(request: web.Request,
                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -113,6 +125,12 @@ async def error_middleware(request: web.Request,
         return problem(exc.status, exc.reason, exc.text or exc.reason)
     except asyncio.CancelledError:
         raise
+    except DATABASE_UNAVAILABLE as exc:
+        log.warning("database unavailable on %s %s: %r", request.method, request.path, exc)
+        return ledger_problem(ServiceUnavailable(
+            f"the database is unavailable ({type(exc).__name__}); nothing was recorded by "
+            "this request unless a receipt was sent; retry later (an identical submission "
+            "is recognised, not recorded twice)"))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "Internal Server Error", "an unexpected error occurred; "
@@ -160,10 +178,12 @@ def int_param(request: web.Request, name: str, *, minimum: int = 0) -> int | Non
     return value
 
 
-def check_at(request: web.Request, name: str = "at") -> int | None:
+async def check_at(request: web.Request, name: str = "at") -> int | None:
     at = int_param(request, name)
     if at is not None:
-        size = services(request).ledger.size()
+        # Off the event loop: with the database away, waiting for a connection here
+        # stalled every other request of the process for the pool's timeout.
+        size = await asyncio.to_thread(services(request).ledger.size)
         if at > size:
             raise InvalidInput(f"{name}={at} is beyond the log (size {size})", field=name)
     return at
@@ -354,7 +374,7 @@ async def stream_history(request: web.Request) -> tuple[str, int | None, list[Lo
     """The ``{kind}/{id}`` stream's events as known at ``?at=N``; 404 when it has none."""
     stream = f"{request.match_info['kind']}/{request.match_info['id']}"
     check_stream_name(stream)
-    at = check_at(request)
+    at = await check_at(request)
     events = await asyncio.to_thread(services(request).ledger.stream_events, stream, at)
     if not events:
         raise StreamNotFound(f"{stream} has no events"

@@ -50,7 +50,7 @@ async def caught_up(request: web.Request) -> tuple[Any, int | None]:
     from .app import check_at
 
     svc = _svc(request)
-    at = check_at(request)
+    at = await check_at(request)
     try:
         await asyncio.to_thread(svc.runner.catch_up)
     except ProjectionMismatch as mismatch:  # the operator's to repair, not the caller's

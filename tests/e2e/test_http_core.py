@@ -6,10 +6,14 @@ import asyncio
 import base64
 import hashlib
 import io
+import sqlite3
+import time
 from typing import Any
 
 import msgpack
+import psycopg
 import pytest
+from eventsourcing import persistence
 
 from ledger import merkle
 from ledger.verify import verify_consistency_between, verify_inclusion_document
@@ -250,3 +254,53 @@ async def test_concurrent_posts_share_transactions(served: Served) -> None:
     for name in ("ledger_http_requests_total", "ledger_events_recorded_total",
                  "ledger_tree_size", "ledger_checkpoint_age_seconds"):
         assert name in metrics
+
+
+@pytest.mark.parametrize("failure", [
+    sqlite3.OperationalError("database or disk is full"),
+    psycopg.OperationalError("connection failed: the server is down"),
+    persistence.OperationalError("could not connect"),
+])
+async def test_a_database_that_is_away_or_full_is_503_everywhere(
+        served: Served, monkeypatch: pytest.MonkeyPatch, failure: Exception) -> None:
+    """The batch route, stream and read-model queries at a tree size, and /healthz
+    answered 500 when the database was unreachable or full (single submissions, through
+    the group commit, already answered 503)."""
+    w = served.world
+    svc = served.client.app[SERVICES]
+
+    def away(*_: Any, **__: Any) -> Any:
+        raise failure
+
+    monkeypatch.setattr(svc.ledger, "record_batch", away)
+    monkeypatch.setattr(svc.ledger, "size", away)
+    batch = [w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()).to_json_map()]
+    for method, path, body in (("POST", "/v1/events/batch", batch),
+                               ("GET", f"/v1/streams/{STREAM}?at=1", None),
+                               ("GET", "/v1/arrears?as_of=2026-11-30&at=1", None),
+                               ("GET", "/healthz", None)):
+        r = await served.client.request(method, path, json=body)
+        assert r.status == 503, (path, await r.text())
+        assert r.content_type == "application/problem+json"
+        assert "database is unavailable" in (await r.json())["detail"]
+
+
+async def test_a_tree_size_check_waiting_on_the_database_does_not_stall_the_server(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """?at=N looks up the log size off the event loop: waiting there for a connection
+    (the database away) held every other request of the process for the pool's timeout."""
+    svc = served.client.app[SERVICES]
+    real_size = svc.ledger.size
+
+    def slow_size() -> int:
+        time.sleep(1.5)
+        return real_size()
+
+    monkeypatch.setattr(svc.ledger, "size", slow_size)
+    started = time.monotonic()
+    slow = asyncio.ensure_future(served.client.get(f"/v1/streams/{STREAM}?at=0"))
+    await asyncio.sleep(0.2)  # (returns only once the loop is free again)
+    r = await served.client.get("/v1/openapi.json")
+    assert r.status == 200
+    assert time.monotonic() - started < 1.2  # not behind the 1.5 s size lookup
+    assert (await slow).status in (200, 404)
