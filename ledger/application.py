@@ -353,8 +353,19 @@ class Ledger:
         results = [final[i] for i in range(len(submissions))]
         return results
 
+    def check_batch(self, submissions: Sequence[Submission]) -> list[tuple[int, LedgerError]]:
+        """The items of a batch that would be refused, each with its error, deciding
+        exactly as :meth:`record_batch` does but recording nothing."""
+        try:
+            self.record_batch(submissions, check_only=True)
+        except BatchRejected as rejected:
+            return list(rejected.failures)
+        except _WouldRecord:
+            return []
+        raise AssertionError("unreachable: a checked batch is never saved")
+
     def record_batch(self, submissions: Sequence[Submission],
-                     *, genesis: bool = False) -> list[Outcome]:
+                     *, genesis: bool = False, check_only: bool = False) -> list[Outcome]:
         """All-or-nothing: every item recorded in one transaction, or none."""
         if len(submissions) > MAX_BATCH:
             raise TooLarge(f"a batch holds at most {MAX_BATCH} submissions, "
@@ -363,7 +374,8 @@ class Ledger:
         for _attempt in range(5):
             with self._write_lock:
                 try:
-                    return self._record_once(submissions, genesis=genesis)
+                    return self._record_once(submissions, genesis=genesis,
+                                             check_only=check_only)
                 except LogMovedOn as exc:
                     # Another writer appended to streams this batch read: reload them.
                     last_error = exc
@@ -385,7 +397,8 @@ class Ledger:
         for name in streams:
             self._streams.pop(name, None)
 
-    def _record_once(self, submissions: Sequence[Submission], *, genesis: bool) -> list[Outcome]:
+    def _record_once(self, submissions: Sequence[Submission], *, genesis: bool,
+                     check_only: bool = False) -> list[Outcome]:
         size = self.size()
         if size != self._seen_size:
             self._streams.clear()
@@ -394,7 +407,8 @@ class Ledger:
             work = _Workspace(self)
             try:
                 return self._decide_and_save(submissions, work, genesis=genesis,
-                                             speculative=speculative, decided_at=size)
+                                             speculative=speculative, decided_at=size,
+                                             check_only=check_only)
             except BaseException as exc:
                 # Aggregates changed in memory by a batch that was not saved are dropped.
                 for name, agg in work.aggregates.items():
@@ -405,7 +419,8 @@ class Ledger:
         raise AssertionError("unreachable: the second pass knows every signature")
 
     def _decide_and_save(self, submissions: Sequence[Submission], work: _Workspace, *,
-                         genesis: bool, speculative: bool, decided_at: int) -> list[Outcome]:
+                         genesis: bool, speculative: bool, decided_at: int,
+                         check_only: bool = False) -> list[Outcome]:
         now = self.clock()
         recorded_at = format_instant(now.replace(microsecond=0))
         items = [_Item(i, s) for i, s in enumerate(submissions)]
@@ -436,6 +451,10 @@ class Ledger:
             raise _Redo
         if failures:
             raise BatchRejected(failures)
+        if check_only:
+            # Raised, not returned, so that the caller drops what the decisions changed
+            # in memory, as for any batch that is not saved.
+            raise _WouldRecord
         index_of: dict[int, int] = {}
         if events:
             batch = PendingBatch(leaves=pending, decided_at=decided_at,
@@ -724,6 +743,10 @@ class Ledger:
 
 class _Redo(Exception):
     """Internal: decide the batch again with all signatures known first."""
+
+
+class _WouldRecord(Exception):
+    """Internal: a batch checked without recording passed every check."""
 
 
 @lru_cache(maxsize=4096)

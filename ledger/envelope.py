@@ -147,7 +147,8 @@ class Submission:
         for name in ("envelope", "signature"):
             if name not in value:
                 raise MissingField(f"submission field {name!r} is missing", field=name)
-        unknown = sorted(set(value) - {"envelope", "signature"})
+        # Sorted by repr: a msgpack map may mix text and binary keys, which do not compare.
+        unknown = sorted(set(value) - {"envelope", "signature"}, key=repr)
         if unknown:
             raise UnknownField(f"submission field {unknown[0]!r} is not allowed",
                                field=str(unknown[0]))

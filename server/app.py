@@ -282,7 +282,14 @@ async def post_batch(request: web.Request) -> web.Response:
         except LedgerError as error:
             failures.append((i, error))
     if failures:
-        raise BatchRejected(failures)
+        # Name every failing item (DESIGN 6), not only those whose wire form is bad: the
+        # others are decided as record_batch would, without them, and nothing is saved.
+        if submissions:
+            malformed = {i for i, _ in failures}
+            positions = [i for i in range(len(document)) if i not in malformed]
+            checked = await asyncio.to_thread(svc.ledger.check_batch, submissions)
+            failures += [(positions[i], error) for i, error in checked]
+        raise BatchRejected(sorted(failures, key=lambda failure: failure[0]))
     outcomes = await asyncio.to_thread(svc.ledger.record_batch, submissions)
     created = sum(1 for o in outcomes if o.created)
     svc.metrics.events_recorded.inc(created)

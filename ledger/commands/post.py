@@ -349,7 +349,7 @@ def items_from_document(document: Any, key: SignerKey | None,
 
 def _sign_description(label: str, element: dict[str, Any], key: SignerKey, signed_at: str,
                       derived_nonce: bytes) -> Submission:
-    unknown = sorted(set(element) - DESCRIPTION_FIELDS)
+    unknown = sorted(set(element) - DESCRIPTION_FIELDS, key=repr)  # keys may mix text, bin
     if unknown:
         raise InvalidInput(f"{label}: unknown field {unknown[0]!r}; a description holds "
                            "type, stream, body and optionally expect_version, signed_at, nonce")

@@ -236,6 +236,39 @@ async def test_batch_receipts_and_itemised_errors(served: Served) -> None:
                                                              receipts[0]["leaf_index"] + 4))
 
 
+async def test_batch_errors_name_every_failing_item(served: Served) -> None:
+    """DESIGN 6: the error names each failing item. A malformed item hid the refusals
+    of the well-formed ones (only the malformed were listed); they are now decided as
+    the batch would be without it, and nothing is recorded."""
+    w = served.world
+    c = served.client
+    signed = w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()).to_json_map()
+    forged = w.sign(w.keys["finance"], "payment.made", STREAM, pay("f1")).to_json_map()
+    forged["signature"] = base64.b64encode(bytes(64)).decode()
+    size = (await (await c.get("/healthz")).json())["tree_size"]
+    r = await c.post("/v1/events/batch", json=[
+        {"envelope": "not base64!", "signature": forged["signature"]}, signed, forged])
+    assert r.status == 400
+    errors = (await r.json())["errors"]
+    assert [(e["index"], e["code"]) for e in errors] == [(0, "wrong_type"),
+                                                         (2, "bad_signature")]
+    assert (await (await c.get("/healthz")).json())["tree_size"] == size
+    # The well-formed items are not recorded by the check: the batch goes through later.
+    r = await c.post("/v1/events/batch", json=[signed])
+    assert r.status == 201
+
+
+async def test_a_msgpack_map_mixing_text_and_binary_keys_is_400(served: Served) -> None:
+    w = served.world
+    sub = w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body())
+    odd = {**sub.to_msgpack_map(), b"extra": b"x", "another": 1}
+    for path, document in (("/v1/events", odd), ("/v1/events/batch", [odd])):
+        r = await served.client.post(path, data=msgpack.packb(document),
+                                     headers={"Content-Type": "application/msgpack"})
+        assert r.status == 400, (path, await r.text())
+        assert r.content_type == "application/problem+json"
+
+
 async def test_concurrent_posts_share_transactions(served: Served) -> None:
     w = served.world
     await post(served, w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body()))

@@ -309,3 +309,20 @@ def test_key_name_must_belong_to_its_party(world: World) -> None:
     rejected(world, errors.RuleViolation, world.sign(world.operator, "key.registered",
              f"party/{BUYER_ID}", {"party_id": BUYER_ID, "vkey": key.verifier.vkey,
                                    "roles": ["buyer"]}), "KEY_NAME")
+
+
+def test_checking_a_batch_records_nothing_and_leaves_no_trace(world: World) -> None:
+    """check_batch decides like record_batch and names the failing items, but what its
+    decisions changed in memory is dropped: a later item cannot build on it."""
+    size = world.ledger.size()
+    opened = world.sign(world.keys["buyer"], "contract.signed", "contract/HM-C",
+                        contract_body("HM-C"))
+    over = world.sign(world.keys["finance"], "payment.made", STREAM, pay(amount_fen=10**11))
+    failures = world.ledger.check_batch([opened, over])
+    assert [(i, type(e)) for i, e in failures] == [(1, errors.RuleViolation)]
+    assert world.ledger.check_batch([opened]) == []
+    assert world.ledger.size() == size
+    rejected(world, errors.RuleViolation, world.sign(
+        world.keys["finance"], "payment.made", "contract/HM-C", pay()), "UNKNOWN_STREAM")
+    world.ledger.record(opened)
+    assert world.ledger.size() == size + 1
