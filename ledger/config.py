@@ -49,21 +49,34 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``LEDGER_*`` variables and ``overrides``; a value that is not a
+        number, or outside its range, is refused naming the variable (InvalidInput)."""
         env = os.environ if environ is None else environ
         settings = cls(
             data_dir=Path(env.get("LEDGER_DATA_DIR", "var")),
             database_url=env.get("LEDGER_DATABASE_URL", ""),
             host=env.get("LEDGER_HOST", "127.0.0.1"),
-            port=int(env.get("LEDGER_PORT", "8080")),
+            port=_number(env, "LEDGER_PORT", "8080", int, 0, 65535),
             origin=env.get("LEDGER_ORIGIN", "commitment-ledger.local/log"),
             operator_id=env.get("LEDGER_OPERATOR_ID", DEFAULT_OPERATOR_ID),
-            acceptance_window_days=int(env.get("LEDGER_ACCEPTANCE_WINDOW_DAYS", "7")),
-            checkpoint_interval=float(env.get("LEDGER_CHECKPOINT_INTERVAL", "1.0")),
-            group_linger=float(env.get("LEDGER_GROUP_LINGER_MS", "3")) / 1000,
+            acceptance_window_days=_number(env, "LEDGER_ACCEPTANCE_WINDOW_DAYS", "7", int,
+                                           1, 366),
+            # 0 signs no checkpoints on a timer (they are still signed on demand).
+            checkpoint_interval=_number(env, "LEDGER_CHECKPOINT_INTERVAL", "1.0", float,
+                                        0, 86400),
+            group_linger=_number(env, "LEDGER_GROUP_LINGER_MS", "3", float, 0, 100) / 1000,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
-        settings = replace(settings, **clean)
-        if not 0 <= settings.group_linger <= 0.1:  # also refuses nan
-            raise InvalidInput("LEDGER_GROUP_LINGER_MS must be between 0 and 100 "
-                               f"(milliseconds), got {settings.group_linger * 1000:g}")
-        return settings
+        return replace(settings, **clean)
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type[Any],
+            low: float, high: float) -> Any:
+    text = env.get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number, got {text!r}") from None
+    if not low <= value <= high:  # also refuses nan
+        raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {text!r}")
+    return value

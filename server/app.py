@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -11,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -510,7 +511,8 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = ledger is None
         the_ledger: Ledger = ledger if ledger is not None else await asyncio.to_thread(
-            Ledger, settings.resolved_database_url)
+            functools.partial(Ledger, settings.resolved_database_url,
+                              acceptance_window=timedelta(days=settings.acceptance_window_days)))
         if own:
             # Signature workers start now, not in the middle of the first large batch.
             await asyncio.to_thread(the_ledger.start_workers)

@@ -4,12 +4,18 @@ import json
 import stat
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ledger.application import Ledger
 from ledger.cli import main
-from ledger.config import DEFAULT_OPERATOR_ID
+from ledger.config import DEFAULT_OPERATOR_ID, Settings
+from ledger.errors import InvalidInput
 from ledger.keys import SignerKey
+from server.app import SERVICES, create_app
 
 
 def test_init_creates_keys_database_and_operator_idempotently(tmp_path: Path, capsys) -> None:
@@ -51,3 +57,33 @@ def test_console_script_runs(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].startswith("91350100M000100Y43/finance+")
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("LEDGER_PORT", "abc"), ("LEDGER_PORT", "70000"),
+    ("LEDGER_ACCEPTANCE_WINDOW_DAYS", "x"), ("LEDGER_ACCEPTANCE_WINDOW_DAYS", "0"),
+    # nan passed every comparison and left an idle server spinning at full CPU
+    ("LEDGER_CHECKPOINT_INTERVAL", "nan"), ("LEDGER_CHECKPOINT_INTERVAL", "-1"),
+    ("LEDGER_GROUP_LINGER_MS", "nan"),
+])
+def test_a_bad_setting_is_a_usage_error_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        variable: str, value: str) -> None:
+    """Exit 2 (usage) with one line naming the variable, not a traceback and exit 1,
+    which scripts read as verification failed."""
+    with pytest.raises(InvalidInput, match=variable):
+        Settings.from_env({variable: value})
+    monkeypatch.setenv(variable, value)
+    assert main(["serve", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and variable in err and "Traceback" not in err
+
+
+async def test_the_served_ledger_takes_the_configured_acceptance_window(
+        tmp_path: Path, aiohttp_client: Any) -> None:
+    """LEDGER_ACCEPTANCE_WINDOW_DAYS was read into the settings but never given to the
+    ledger the server opens (always 7 days)."""
+    assert main(["init", "--data-dir", str(tmp_path)]) == 0
+    settings = Settings.from_env({"LEDGER_ACCEPTANCE_WINDOW_DAYS": "30"}, data_dir=tmp_path)
+    client = await aiohttp_client(create_app(settings))
+    assert client.app[SERVICES].ledger.acceptance_window == timedelta(days=30)
