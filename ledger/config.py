@@ -28,6 +28,8 @@ class Settings:
     max_batch: int = 1000
     # How long a group commit may wait for the clients its last commit answered (0: never).
     group_linger: float = 0.003
+    # How long a client may take to send a request body before it is answered 408.
+    body_timeout: float = 30.0
 
     @property
     def keys_dir(self) -> Path:
@@ -65,6 +67,7 @@ class Settings:
             checkpoint_interval=_number(env, "LEDGER_CHECKPOINT_INTERVAL", "1.0", float,
                                         0, 86400),
             group_linger=_number(env, "LEDGER_GROUP_LINGER_MS", "3", float, 0, 100) / 1000,
+            body_timeout=_number(env, "LEDGER_BODY_TIMEOUT", "30", float, 0.1, 3600),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)

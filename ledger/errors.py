@@ -165,6 +165,13 @@ class AlreadyExists(Conflict):
     title = "Identifier already exists"
 
 
+# 408 -----------------------------------------------------------------------
+class RequestTimeout(LedgerError):
+    status = 408
+    code = "request_timeout"
+    title = "Request not received in time"
+
+
 # 413 -----------------------------------------------------------------------
 class TooLarge(LedgerError):
     status = 413

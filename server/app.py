@@ -32,6 +32,7 @@ from ledger.errors import (
     InvalidInput,
     LedgerError,
     NotFound,
+    RequestTimeout,
     ServiceUnavailable,
     StreamNotFound,
     TooLarge,
@@ -117,7 +118,10 @@ async def error_middleware(request: web.Request,
     except LedgerError as error:
         if error.status >= 500:
             log.warning("service error on %s: %s", request.path, error)
-        return ledger_problem(error)
+        response = ledger_problem(error)
+        if isinstance(error, RequestTimeout):
+            response.force_close()  # what is left of the body is not waited for
+        return response
     except web.HTTPRequestEntityTooLarge as exc:
         return ledger_problem(TooLarge(f"request body exceeds {exc.text or 'the limit'}"))
     except web.HTTPException as exc:
@@ -206,7 +210,20 @@ async def read_document(request: web.Request) -> Any:
     if request.content_type not in (MSGPACK, "application/x-msgpack", "application/json"):
         raise web.HTTPUnsupportedMediaType(
             text="send application/json or application/msgpack")
-    data = await request.read()
+    settings = services(request).settings
+    declared = request.content_length
+    if declared is not None and declared > settings.max_body_bytes:
+        # Answered at once, instead of after receiving up to the limit.
+        raise TooLarge(f"request body of {declared} bytes exceeds the limit of "
+                       f"{settings.max_body_bytes}")
+    try:
+        async with asyncio.timeout(settings.body_timeout):
+            data = await request.read()
+    except TimeoutError:
+        # A client that stops sending its body would otherwise hold the connection and
+        # its handler for as long as it likes (the answer closes the connection).
+        raise RequestTimeout(f"the request body was not received within "
+                             f"{settings.body_timeout:g} s") from None
     if _is_msgpack(request):
         return parse_msgpack_wire(data)
     return parse_json(data)

@@ -199,7 +199,7 @@ PATHS: dict[str, Any] = {
             "application/msgpack": {"schema": {"type": "string", "format": "binary"}}}},
         "responses": {"201": _json(_ref("Receipt"), "recorded"),
                       "200": _json(_ref("Receipt"), "already recorded: the original receipt"),
-                      **_problems(400, 401, 403, 409, 413, 415, 422, 503)},
+                      **_problems(400, 401, 403, 408, 409, 413, 415, 422, 503)},
     }},
     "/v1/events/batch": {"post": {
         "summary": "Record several envelopes, all or nothing",
@@ -208,7 +208,7 @@ PATHS: dict[str, Any] = {
             "application/msgpack": {"schema": {"type": "string", "format": "binary"}}}},
         "responses": {"201": _json({"type": "array", "items": _ref("Receipt")}),
                       "200": _json({"type": "array", "items": _ref("Receipt")}),
-                      **_problems(400, 401, 403, 409, 413, 415, 422, 503)},
+                      **_problems(400, 401, 403, 408, 409, 413, 415, 422, 503)},
     }},
     "/v1/log/checkpoint": {"get": {
         "summary": "The latest signed checkpoint (C2SP tlog-checkpoint, signed note)",

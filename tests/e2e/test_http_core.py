@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import io
 import sqlite3
@@ -337,3 +338,40 @@ async def test_a_tree_size_check_waiting_on_the_database_does_not_stall_the_serv
     assert r.status == 200
     assert time.monotonic() - started < 1.2  # not behind the 1.5 s size lookup
     assert (await slow).status in (200, 404)
+
+
+async def _raw_exchange(served: Served, request: bytes) -> tuple[bytes, bytes]:
+    """Send ``request`` as it is; the response head and body."""
+    reader, writer = await asyncio.open_connection(served.client.host, served.client.port)
+    try:
+        writer.write(request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        return head, await asyncio.wait_for(reader.readexactly(length), 5)
+    finally:
+        writer.close()
+
+
+async def test_a_body_that_stops_coming_is_answered_408_and_the_connection_closed(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that announced 100 bytes and sent one held its connection and handler
+    for as long as it liked."""
+    svc = served.client.app[SERVICES]
+    monkeypatch.setattr(svc, "settings", dataclasses.replace(svc.settings, body_timeout=0.5))
+    head, rest = await _raw_exchange(served, (
+        b"POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{"))
+    assert head.split(b"\r\n")[0].split(b" ")[1] == b"408"
+    assert b"connection: close" in head.lower()
+    assert b"request_timeout" in rest
+
+
+async def test_a_body_announced_over_the_limit_is_refused_before_it_is_sent(
+        served: Served) -> None:
+    started = time.monotonic()
+    head, _ = await _raw_exchange(served, (
+        b"POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5000000\r\nConnection: close\r\n\r\n"))
+    assert head.split(b"\r\n")[0].split(b" ")[1] == b"413"
+    assert time.monotonic() - started < 2.0
