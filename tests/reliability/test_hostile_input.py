@@ -412,7 +412,7 @@ def wrong_envelopes(draw: st.DrawFn, base: dict[str, Any]
         "amount out of range", "enumeration", "date", "version", "type", "stream", "nonce",
         "signed_at", "expect_version", "body not a map", "deep nesting"]))
     if defect == "unknown envelope field":
-        env[draw(TEXT.filter(lambda k: k not in env))] = draw(JSON_VALUES.filter(
+        env[draw(TEXT.filter(lambda k: k not in env))] = draw(MSGPACK_VALUES.filter(
             lambda v: not isinstance(v, float)))
     elif defect == "unknown body field":
         body[draw(TEXT.filter(lambda k: k not in body and k != "milestone_id"))] = 1
