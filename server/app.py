@@ -217,8 +217,11 @@ async def read_document(request: web.Request) -> Any:
         raise TooLarge(f"request body of {declared} bytes exceeds the limit of "
                        f"{settings.max_body_bytes}")
     try:
-        async with asyncio.timeout(settings.body_timeout):
+        if request.content.is_eof():  # all here already (the usual small POST): no timer
             data = await request.read()
+        else:
+            async with asyncio.timeout(settings.body_timeout):
+                data = await request.read()
     except TimeoutError:
         # A client that stops sending its body would otherwise hold the connection and
         # its handler for as long as it likes (the answer closes the connection).
