@@ -96,7 +96,10 @@ RULE_KINDS: dict[str, str] = {
     rules.COMPLAINT_UNANSWERED: "complaint",
 }
 
-SCHEMA_VERSION = 3
+# Raised whenever the tables or what the fold stores change: read models of another
+# version are dropped and folded again from the log. 4: a principal payment naming a
+# milestone is allocated at fold time too (what the milestone no longer owes spills).
+SCHEMA_VERSION = 4
 
 _SQLITE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS proj_tracking ("
