@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import merkle
+from .encoding import decode
 from .envelope import Envelope, Submission, signing_message
 from .errors import InvalidInput, LedgerError, VerificationError
 from .keys import VerifierKey
@@ -242,8 +243,6 @@ def decode_leaf(leaf: bytes, *, leaf_hash: bytes | None = None) -> VerifiedLeaf:
 
     ``leaf_hash``, when the caller has already hashed these exact bytes, is not computed
     again."""
-    from .encoding import decode
-
     try:
         value = decode(bytes(leaf))
     except LedgerError as exc:
