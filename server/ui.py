@@ -220,7 +220,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
     svc = _svc(request)
     name, at, events = await stream_history(request)
-    size = at if at is not None else await asyncio.to_thread(svc.ledger.size)
+    size = await asyncio.to_thread(svc.ledger.size)  # the log now, beside the `at` shown
     signers = [event.signer.split("/", 1)[0] for event in events]
     names = await asyncio.to_thread(party_names, svc.ledger, signers, at)
     timeline = [pages.TimelineEvent(

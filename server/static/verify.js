@@ -523,7 +523,7 @@
       events.push({ ...e, ...found });
     }
     const comparisons = [];
-    const compare = async (label, note, save) => {
+    const compare = async (label, note) => {
       const other = await openCheckpoint(note, key).catch((error) => {
         throw new Refused(`${label[1]}: ${error.message}`);
       });
@@ -535,18 +535,23 @@
         throw fork;
       }
       comparisons.push({ label, size: other.size, same: other.size === checkpoint.size });
-      if (save) save(other.size > checkpoint.size ? other : checkpoint);
+      return other;
     };
+    // The larger of the server's and the remembered checkpoint is remembered, but only
+    // once every comparison has passed: a run that found a fork must not leave the
+    // refused side remembered, to vouch for it on the next visit.
+    let keep = checkpoint;
     if (remembered && remembered.note) {
-      await compare(["此前在本浏览器中核验过的检查点", "The checkpoint this browser verified before"],
-        remembered.note, remembered.save);
-    } else if (remembered && remembered.save) {
-      remembered.save(checkpoint);
+      const before = await compare(
+        ["此前在本浏览器中核验过的检查点", "The checkpoint this browser verified before"],
+        remembered.note);
+      if (before.size > checkpoint.size) keep = before;
     }
     if (otherNote && otherNote.trim()) {
       const note = otherNote.replace(/\r\n/g, "\n").replace(/\n*$/, "\n");
-      await compare(["您粘贴的检查点", "The checkpoint you pasted"], note, null);
+      await compare(["您粘贴的检查点", "The checkpoint you pasted"], note);
     }
+    if (remembered && remembered.save) remembered.save(keep);
     return { status: "verified", sha, key, checkpoint, events, comparisons };
   }
 

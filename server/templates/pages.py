@@ -234,7 +234,10 @@ def verify_page(log_vkey: str | None) -> Html:
         el("p", el("label", [bi("或输入文件的 SHA-256", "or enter the document's SHA-256"),
                              el("input", type="text", id="sha256", name="sha256",
                                 inputmode="text", autocomplete="off", spellcheck="false",
-                                pattern="[0-9a-fA-F]{64}", placeholder="64 hex")])),
+                                # No pattern: the script trims what was pasted and says
+                                # what is wrong; a pattern kept the form from submitting
+                                # at all (a hash pasted with a space verified nothing).
+                                placeholder="64 hex")])),
         el("details", [
             el("summary", bi("信任的日志公钥与检查点", "Trusted log key and checkpoints")),
             el("label", [bi("日志公钥（vkey）", "Log key (vkey)"),

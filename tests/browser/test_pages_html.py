@@ -209,6 +209,11 @@ async def test_stream_timeline_and_at(site: Site) -> None:
     assert indices == [e["leaf_index"] for e in api["events"][:2]]
     assert all(f"tree_size={at}" in (a["href"] or "") for t, a in then.tags
                if t == "a" and a.get("class") == "proof")
+    # The page as of an earlier size still says how large the log is now, and its form
+    # lets a later size be chosen (it took `at` for both, and max=at refused later ones).
+    size = (await (await site.client.get("/healthz")).json())["tree_size"]
+    [field] = [a for t, a in then.tags if t == "input" and a.get("name") == "at"]
+    assert field["max"] == str(size) and size > at
 
 
 @pytest.mark.parametrize(("path", "status"), [

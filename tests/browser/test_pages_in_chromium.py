@@ -348,6 +348,30 @@ def test_verify_checks_consistency_with_a_pasted_checkpoint(browsing: Browsing) 
     assert "not signed by the trusted key" in page.inner_text("#result-reason")
 
 
+def test_a_hash_pasted_with_spaces_is_verified(browsing: Browsing) -> None:
+    """The field's pattern kept the form from submitting at all (nothing verified,
+    no message); the script trims what was pasted."""
+    page = open_verify(browsing)
+    sha = CONTRACTS["HM-2025-GX-014"]["document_sha256"]
+    assert verify_sha(page, f" {sha.upper()} ") == "verified", page.inner_text("#result")
+
+
+def test_a_run_that_finds_a_fork_remembers_nothing(browsing: Browsing) -> None:
+    """The server's checkpoint was remembered before the pasted one was compared: after
+    the page reported a fork, the next visit vouched for the refused side."""
+    page = open_verify(browsing)
+    server = browsing.server
+    name = "commitment-ledger/checkpoint/" + server.log_key.verifier.vkey
+    sha = CONTRACTS["HM-2025-GX-014"]["document_sha256"]
+    page.evaluate("(k) => localStorage.removeItem(k)", name)
+    open_trust_settings(page)
+    forged = signed_checkpoint_at(server, server.checkpoint_size() - 3, forge=True)
+    page.fill("#other-checkpoint", forged)
+    assert verify_sha(page, sha) == "refused"
+    assert "evidence of a fork" in page.inner_text("#result")
+    assert page.evaluate("(k) => localStorage.getItem(k)", name) is None
+
+
 def test_verify_detects_a_fork_against_the_remembered_checkpoint(browsing: Browsing) -> None:
     page = open_verify(browsing)
     server = browsing.server
