@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -236,50 +237,77 @@ def add_parser(subparsers: Any) -> None:
     add_json_option(p)
 
 
+class NotYetCovered(VerificationError):
+    """What is to be verified was recorded after the checkpoint in hand."""
+
+
+# How long to wait for a checkpoint covering what was recorded after the latest one (a
+# server signs one a second by default): verifying right after recording just works, and
+# a receipt no checkpoint ever covers (one the server never gave) fails after the wait.
+COVER_WAIT = 15.0
+COVER_POLL = 0.5
+
+
 @guarded
 def run(args: argparse.Namespace) -> int:
     log_key = require_log_key(args.log_key)
     with client_for(args) as client:
         memory = CheckpointMemory(client.base_url, log_key)
-        note = client.checkpoint()
-        try:
-            reconciled = memory.reconcile(client, note)
-        except ForkEvidence as fork:
-            if wants_json(args):
-                print_json({"ok": False, "fork": True, "message": fork.message,
-                            "remembered_checkpoint": fork.remembered,
-                            "presented_checkpoint": fork.presented,
-                            "evidence_file": str(fork.evidence_file)})
-            else:
-                print(f"FORK EVIDENCE: {fork.explain()}")
-            return EXIT_FAILED
-        verifier = EventVerifier(client, log_key, note, reconciled.checkpoint)
-        result: dict[str, Any] = {
-            "ok": True,
-            "checkpoint": {"origin": reconciled.checkpoint.origin,
-                           "size": reconciled.checkpoint.size,
-                           "root": reconciled.checkpoint.root.hex(), "note": note},
-            "consistent_with_size": reconciled.previous_size,
-        }
-        try:
-            if args.document:
-                result.update(verify_document(verifier, Path(args.document)))
-            elif args.leaf_hash:
-                result.update(verify_leaf_hash(verifier, args.leaf_hash))
-            else:
-                with progress_bar(args, "receipts") as progress:
-                    result.update(verify_receipts(verifier, Path(args.receipts), progress))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-            # JSON of another shape than the API's (a missing field, a list for a map):
-            # whatever it was meant to show is not shown.
-            raise VerificationError(f"the server's answer could not be read "
-                                    f"({type(error).__name__}: {error}); nothing it "
-                                    "said is verified") from error
+        deadline = time.monotonic() + COVER_WAIT
+        while True:
+            note = client.checkpoint()
+            try:
+                reconciled = memory.reconcile(client, note)
+            except ForkEvidence as fork:
+                if wants_json(args):
+                    print_json({"ok": False, "fork": True, "message": fork.message,
+                                "remembered_checkpoint": fork.remembered,
+                                "presented_checkpoint": fork.presented,
+                                "evidence_file": str(fork.evidence_file)})
+                else:
+                    print(f"FORK EVIDENCE: {fork.explain()}")
+                return EXIT_FAILED
+            try:
+                result = _verify(args, EventVerifier(client, log_key, note,
+                                                     reconciled.checkpoint))
+            except NotYetCovered as pending:
+                if time.monotonic() >= deadline:
+                    raise VerificationError(
+                        f"{pending.message}, and no checkpoint covering it was signed "
+                        f"within {COVER_WAIT:g} s: it is not verified") from pending
+                time.sleep(COVER_POLL)
+                continue
+            result["consistent_with_size"] = reconciled.previous_size
+            break
     if wants_json(args):
         print_json(result)
     else:
         print_result(result)
     return EXIT_OK
+
+
+def _verify(args: argparse.Namespace, verifier: EventVerifier) -> dict[str, Any]:
+    checkpoint = verifier.checkpoint
+    result: dict[str, Any] = {
+        "ok": True,
+        "checkpoint": {"origin": checkpoint.origin, "size": checkpoint.size,
+                       "root": checkpoint.root.hex(), "note": verifier.note},
+    }
+    try:
+        if args.document:
+            result.update(verify_document(verifier, Path(args.document)))
+        elif args.leaf_hash:
+            result.update(verify_leaf_hash(verifier, args.leaf_hash))
+        else:
+            with progress_bar(args, "receipts") as progress:
+                result.update(verify_receipts(verifier, Path(args.receipts), progress))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        # JSON of another shape than the API's (a missing field, a list for a map):
+        # whatever it was meant to show is not shown.
+        raise VerificationError(f"the server's answer could not be read "
+                                f"({type(error).__name__}: {error}); nothing it "
+                                "said is verified") from error
+    return result
 
 
 def verify_leaf_hash(verifier: EventVerifier, text: str) -> dict[str, Any]:
@@ -290,6 +318,10 @@ def verify_leaf_hash(verifier: EventVerifier, text: str) -> dict[str, Any]:
         if refused.http_status == 404:
             raise VerificationError(f"leaf hash {digest.hex()} is not in the log at tree size "
                                     f"{verifier.checkpoint.size}") from refused
+        if refused.http_status == 400 and refused.problem.get("field") == "index":
+            # The server knows the leaf, at an index the checkpoint does not reach yet.
+            raise NotYetCovered(f"leaf hash {digest.hex()} was recorded after the "
+                                f"checkpoint of size {verifier.checkpoint.size}") from refused
         raise
     event = verifier.event(int(proof["leaf_index"]), expected_hash=digest)
     return {"event": event_json(event)}
@@ -314,10 +346,13 @@ def verify_document(verifier: EventVerifier, path: Path) -> dict[str, Any]:
         raise VerificationError(f"no event in the log names document {digest} ({path.name})")
     naming: list[dict[str, Any]] = []
     subjects: list[str] = []
+    later = [int(row["leaf_index"]) for row in rows
+             if int(row["leaf_index"]) >= verifier.checkpoint.size]
+    if later:
+        raise NotYetCovered(f"document {digest} is named by leaf {later[0]}, recorded after "
+                            f"the checkpoint of size {verifier.checkpoint.size}")
     for row in rows:
         index = int(row["leaf_index"])
-        if index >= verifier.checkpoint.size:
-            continue  # recorded after the checkpoint; the next run will see it
         inclusion = row.get("inclusion") if isinstance(row.get("inclusion"), dict) else None
         event = verifier.event(index, proof=inclusion)
         fields = [name for name, value in named_documents(event.body) if value == digest]
@@ -328,9 +363,6 @@ def verify_document(verifier: EventVerifier, path: Path) -> dict[str, Any]:
         if event.stream.split("/", 1)[0] in ("contract", "commitment", "complaint") \
                 and event.stream not in subjects:
             subjects.append(event.stream)
-    if not naming:
-        raise VerificationError(f"document {digest} is named only after the latest signed "
-                                "checkpoint; try again in a moment")
     histories = {stream: [event_json(e) for e in verifier.history(stream)]
                  for stream in subjects}
     return {"document": {"file": str(path), "sha256": digest}, "events": naming,
@@ -340,7 +372,12 @@ def verify_document(verifier: EventVerifier, path: Path) -> dict[str, Any]:
 def verify_receipts(verifier: EventVerifier, path: Path, progress: Any) -> dict[str, Any]:
     receipts = _read_receipts(path)
     size = verifier.checkpoint.size
-    pending = [r for r in receipts if r[0] >= size]
+    pending = [index for index, _ in receipts if index >= size]
+    if pending:
+        # Every receipt is verified, or the run fails: one the signed tree does not hold
+        # yet is not verified (and one the server never gave never will be).
+        raise NotYetCovered(f"{len(pending)} receipt(s) name leaves after the checkpoint "
+                            f"of size {size} (the first: leaf {min(pending)})")
     wanted: dict[int, bytes] = {}
     for index, digest in receipts:
         if index < size and wanted.setdefault(index, digest) != digest:
@@ -354,8 +391,7 @@ def verify_receipts(verifier: EventVerifier, path: Path, progress: Any) -> dict[
             progress.advance(task)
     else:
         _check_against_tiles(verifier, wanted, lambda n: progress.advance(task, n))
-    return {"receipts": {"file": str(path), "verified": len(wanted),
-                         "after_checkpoint": len(pending)}}
+    return {"receipts": {"file": str(path), "verified": len(wanted)}}
 
 
 def _check_against_tiles(verifier: EventVerifier, wanted: dict[int, bytes],
@@ -442,9 +478,6 @@ def print_result(result: dict[str, Any]) -> None:
     if "receipts" in result:
         receipts = result["receipts"]
         print(f"receipts    {receipts['verified']} in the signed tree ({receipts['file']})")
-        if receipts["after_checkpoint"]:
-            print(f"            {receipts['after_checkpoint']} recorded after this checkpoint; "
-                  "run again shortly")
     print("VERIFIED")
 
 

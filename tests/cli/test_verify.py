@@ -14,7 +14,7 @@ import pytest
 from ledger.commands import verify as verify_command
 from ledger.keys import SignerKey
 from tests.cli.conftest import Served, TamperingProxy, cli, init_data_dir
-from tests.e2e.served_process import free_port
+from tests.e2e.served_process import free_port, start_server
 
 LEAF_OF_PAYMENT = b"HMCZ-2025-07-0233"  # the ZJ-007 payment of 2025-07-20 in the demo
 
@@ -276,3 +276,53 @@ def _checkpoint_text(served: Served) -> str:
     with urllib.request.urlopen(served.url + "/v1/log/checkpoint", timeout=5) as response:
         text: str = response.read().decode()
     return text
+
+
+def test_verifying_just_after_recording_waits_for_the_next_checkpoint(tmp_path: Path) -> None:
+    """Right after recording, the latest checkpoint does not cover the new leaf yet: the
+    receipt or leaf hash was answered 'run again shortly' (exit 0, nothing verified) or a
+    400 (exit 2). Verify waits, boundedly, for the checkpoint that covers it."""
+    data_dir = tmp_path / "var"
+    init_data_dir(data_dir)
+    port = free_port()
+    server = start_server(data_dir, port=port, extra_env={"LEDGER_CHECKPOINT_INTERVAL": "3"})
+    try:
+        served = Served(data_dir, port, server)
+        served.wait_for_checkpoint(served.tree_size())
+        description = tmp_path / "lpr.json"
+        description.write_text(json.dumps([{
+            "type": "rate.lpr_published", "stream": "reference/lpr",
+            "body": {"effective_on": "2025-05-20", "one_year_bp": 300}}]))
+        receipts = tmp_path / "receipts.jsonl"
+        posted = cli("post", str(description), "--key", str(served.operator_key),
+                     "--server", served.url, "--receipts", str(receipts))
+        assert posted.code == 0, posted.err
+        leaf_hash = json.loads(receipts.read_text().splitlines()[0])["leaf_hash"]
+        assert served.checkpoint_size() < served.tree_size()  # not covered yet
+        by_hash = cli("verify", "--leaf-hash", leaf_hash, "--server", served.url,
+                      "--log-key", served.log_vkey)
+        assert by_hash.code == 0, by_hash.err
+        assert "rate.lpr_published" in by_hash.out
+        by_receipts = cli("--json", "verify", "--receipts", str(receipts), "--server",
+                          served.url, "--log-key", served.log_vkey)
+        assert by_receipts.code == 0 and by_receipts.json()["receipts"]["verified"] == 1
+    finally:
+        server.stop()
+
+
+def test_a_receipt_no_checkpoint_ever_covers_is_not_verified(
+        demo_served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A receipt naming a leaf beyond the log printed VERIFIED with exit 0 ('0 in the
+    signed tree, 1 recorded after this checkpoint')."""
+    monkeypatch.setattr(verify_command, "COVER_WAIT", 1.0)
+    monkeypatch.setattr(verify_command, "COVER_POLL", 0.2)
+    real = json.loads(Path(demo_file(demo_served, "receipts.jsonl")).read_text()
+                      .splitlines()[0])
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text(json.dumps(real) + "\n"
+                      + json.dumps({"leaf_index": 999_999, "leaf_hash": "ab" * 32}) + "\n")
+    result = cli("verify", "--receipts", str(forged), "--server", demo_served.url,
+                 "--log-key", demo_served.log_vkey)
+    assert result.code == 1, (result.out, result.err)
+    assert "VERIFIED" not in result.out
+    assert "leaf 999999" in result.err and "not verified" in result.err
