@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import merkle
 from ..application import logged_event
-from ..errors import VerificationError
+from ..errors import InvalidInput, VerificationError
 from ..ocds import DEFAULT_PREFIX, DEFAULT_SCHEME, PackageBuilder, dumps
 from ..verify import verify_checkpoint
 from .common import (
@@ -66,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             uri = read_server(args, builder, progress)
     package = builder.package(uri=args.uri or uri, publisher=args.publisher)
+    if not package["releases"]:
+        # The release-package schema requires at least one release: write no invalid file.
+        wanted = f"contract {', '.join(args.contract)}" if args.contract else "contract"
+        raise InvalidInput(f"no {wanted} in the log to export (an OCDS release package "
+                           "holds at least one release); nothing written")
     text = dumps(package) + "\n"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +92,11 @@ def read_server(args: argparse.Namespace, builder: PackageBuilder, progress: Any
         checkpoint = verify_checkpoint(note_text, log_key)
         size, root = checkpoint.size, checkpoint.root
     else:
-        size, root = int(note_text.split("\n")[1]), None
+        try:
+            size, root = int(note_text.split("\n")[1]), None
+        except (IndexError, ValueError):
+            raise VerificationError(f"{base_url} did not answer a checkpoint "
+                                    f"({note_text[:60]!r})") from None
         note("note: entries not checked against the signed root (no --log-key)")
     task = progress.add_task("reading", total=size)
     compact = merkle.CompactRange()

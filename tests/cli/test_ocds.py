@@ -90,6 +90,21 @@ def test_database_export_matches_the_server_export(demo_served: Served, tmp_path
     assert [r["ocid"] for r in package["releases"]] == ["ocds-hmcl00-HM-2025-ZJ-011"]
 
 
+def test_nothing_to_export_writes_no_invalid_package(demo_served: Served,
+                                                     tmp_path: Path) -> None:
+    """The release-package schema requires at least one release: an export of a contract
+    not in the log (or of a log without contracts) wrote `"releases": []` with exit 0."""
+    out = tmp_path / "none.json"
+    result = cli("export", "ocds", "--database", demo_served.database_url, "--contract",
+                 "NOPE", "--out", str(out))
+    assert result.code == 2 and "no contract NOPE in the log" in result.err
+    assert not out.exists()
+    with pytest.raises(Exception, match="non-empty|too short"):
+        validate_release_package({**json.loads(cli(
+            "export", "ocds", "--database", demo_served.database_url, "--contract",
+            "HM-2025-ZJ-011").out), "releases": []})
+
+
 def test_amounts_are_exact_decimals_and_floats_are_refused() -> None:
     assert dumps({"a": amount(5), "b": amount(148_000_000)}, indent=None) == \
         '{"a": 0.05,"b": 1480000.00}'
