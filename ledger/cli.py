@@ -144,13 +144,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    print(f"commitment-ledger serving on http://{settings.host}:{settings.port}", flush=True)
-    print(f"  database  {settings.resolved_database_url}")
-    print(f"  keys      {settings.keys_dir.resolve()}")
-    print(f"  log key   {log_key.verifier.vkey}")
-    print(f"  try       curl http://{settings.host}:{settings.port}/v1/log/checkpoint",
-          flush=True)
-    asyncio.run(serve(create_app(settings, log_key=log_key), settings.host, settings.port))
+    def listening() -> None:
+        print(f"commitment-ledger serving on http://{settings.host}:{settings.port}",
+              flush=True)
+        print(f"  database  {settings.resolved_database_url}")
+        print(f"  keys      {settings.keys_dir.resolve()}")
+        print(f"  log key   {log_key.verifier.vkey}")
+        print(f"  try       curl http://{settings.host}:{settings.port}/v1/log/checkpoint",
+              flush=True)
+
+    asyncio.run(serve(create_app(settings, log_key=log_key), settings.host, settings.port,
+                      listening))
     return EXIT_OK
 
 

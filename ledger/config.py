@@ -70,7 +70,10 @@ class Settings:
             body_timeout=_number(env, "LEDGER_BODY_TIMEOUT", "30", float, 0.1, 3600),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(settings, **clean)
+        settings = replace(settings, **clean)
+        if not 0 <= settings.port <= 65535:  # --port is not checked by the variable's range
+            raise InvalidInput(f"the port must be between 0 and 65535, got {settings.port}")
+        return settings
 
 
 def _number(env: Mapping[str, str], name: str, default: str, kind: type[Any],

@@ -484,8 +484,10 @@ class LedgerRunner(web.AppRunner):
         return server
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+async def serve(app: web.Application, host: str, port: int,
+                on_listening: Callable[[], None] | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully. ``on_listening`` runs once
+    the socket is bound; an address that cannot be bound is InvalidInput."""
     import signal
 
     runner = LedgerRunner(app, access_log=None)
@@ -495,7 +497,12 @@ async def serve(app: web.Application, host: str, port: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:  # in use, not an address of this host, no permission
+            raise InvalidInput(f"cannot listen on {host}:{port}: {error}") from None
+        if on_listening is not None:
+            on_listening()
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 import subprocess
 import sys
@@ -87,3 +88,22 @@ async def test_the_served_ledger_takes_the_configured_acceptance_window(
     settings = Settings.from_env({"LEDGER_ACCEPTANCE_WINDOW_DAYS": "30"}, data_dir=tmp_path)
     client = await aiohttp_client(create_app(settings))
     assert client.app[SERVICES].ledger.acceptance_window == timedelta(days=30)
+
+
+@pytest.mark.parametrize("where", ["taken", "--port 99999", "--host 256.1.1.1"])
+def test_an_address_that_cannot_be_served_is_a_usage_error(tmp_path: Path, where: str) -> None:
+    """A port in use printed 'serving on ...' and then a traceback (exit 1); --port 99999
+    and a host that is no address were tracebacks too."""
+    assert main(["init", "--data-dir", str(tmp_path)]) == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        args = {"taken": ["--port", str(taken.getsockname()[1])],
+                "--port 99999": ["--port", "99999"],
+                "--host 256.1.1.1": ["--host", "256.1.1.1", "--port", "0"]}[where]
+        result = subprocess.run([sys.executable, "-m", "ledger.cli", "serve", "--data-dir",
+                                 str(tmp_path), *args], capture_output=True, text=True,
+                                timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "serving on" not in result.stdout
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
