@@ -41,7 +41,8 @@ only has to rebuild byte-identical envelopes:
   did not change (those already recorded are recognised, not recorded again);
 - ``signed_at`` is fixed per input: ``--signed-at``, else the value remembered for this
   file and signer (state dir, ``post/``), else the one in ``--receipts`` of an earlier run
-  by the same signer, else now (then remembered). The server refuses a ``signed_at``
+  of this input (a receipt for one of its items by the same signer), else now (then
+  remembered). The server refuses a ``signed_at``
   older than its acceptance window (7 days by default) for events it has not recorded
   yet; identical envelopes it already holds are answered before that check. So an
   interrupted run must be finished within the window; after that, finish it with
@@ -323,7 +324,7 @@ def items_from_document(document: Any, key: SignerKey | None,
     if not elements:
         raise InvalidInput("the input holds no events")
     items = []
-    seen: dict[bytes, int] = {}
+    nonces = description_nonces(elements, key.name) if key is not None else {}
     for position, element in enumerate(elements):
         label = f"item {position}"
         if not isinstance(element, dict):
@@ -338,13 +339,38 @@ def items_from_document(document: Any, key: SignerKey | None,
                 raise InvalidInput(f"{label} is an unsigned event description; give --key "
                                    "FILE to sign it")
             assert signed_at is not None
+            submission = _sign_description(label, element, key, signed_at, nonces[position])
+        items.append(Item.of(label, submission, {"item": position}))
+    return items
+
+
+def description_nonces(elements: Sequence[Any], signer: str) -> dict[int, bytes]:
+    """The nonce of each event description, by position: from its own content and how
+    many identical ones precede it (submissions, already signed, have none here)."""
+    nonces: dict[int, bytes] = {}
+    seen: dict[bytes, int] = {}
+    for position, element in enumerate(elements):
+        if isinstance(element, dict) and "envelope" not in element \
+                and "signature" not in element:
             identity = description_identity(element)
             occurrence = seen.get(identity, 0)
             seen[identity] = occurrence + 1
-            submission = _sign_description(label, element, key, signed_at,
-                                           description_nonce(key.name, identity, occurrence))
-        items.append(Item.of(label, submission, {"item": position}))
-    return items
+            nonces[position] = description_nonce(signer, identity, occurrence)
+    return nonces
+
+
+def nonces_signed(elements: Sequence[Any], signer: str) -> set[bytes]:
+    """The nonces the descriptions will be signed with: their own ``nonce`` where they
+    give one (checked when signed), else the derived one."""
+    derived = description_nonces(elements, signer)
+    nonces = set()
+    for position, nonce in derived.items():
+        own = elements[position].get("nonce")
+        try:
+            nonces.add(bytes.fromhex(own) if isinstance(own, str) else nonce)
+        except ValueError:
+            nonces.add(nonce)
+    return nonces
 
 
 def _sign_description(label: str, element: dict[str, Any], key: SignerKey, signed_at: str,
@@ -417,11 +443,14 @@ class ReceiptsFile:
         return {(str(r.get("signer")), str(r.get("nonce"))): r for r in self.lines
                 if "leaf_index" in r}
 
-    def signed_at_of(self, signer: str) -> str | None:
-        """The ``signed_at`` of the latest CSV row or described event this signer
-        posted into this file."""
+    def signed_at_of(self, signer: str, nonces: set[bytes]) -> str | None:
+        """The ``signed_at`` of the latest receipt for one of ``nonces`` (the items of
+        this input) by this signer: an earlier run of this input. Receipts of other
+        inputs in the same file do not count (a new file took an old file's signed_at,
+        and was refused once that was older than the server's acceptance window)."""
+        wanted = {nonce.hex() for nonce in nonces}
         for record in reversed(self.lines):
-            if record.get("signer") == signer and ("row" in record or "item" in record):
+            if record.get("signer") == signer and record.get("nonce") in wanted:
                 value = record.get("signed_at")
                 return value if isinstance(value, str) else None
         return None
@@ -567,15 +596,18 @@ def run(args: argparse.Namespace) -> int:
         if key is None:
             raise InvalidInput("a CSV of payments is signed here: give --key FILE (the "
                                "finance department's key)")
-        signed_at = choose_signed_at(args.signed_at, key.name, content_sha256, args.file,
-                                     receipts)
+        signed_at = choose_signed_at(
+            args.signed_at, key.name, content_sha256, args.file, receipts,
+            {csv_nonce(key.name, row.stream, row.body["payment_id"]) for row in rows})
         items = items_from_csv(rows, key, signed_at)
     else:
         document = parse_msgpack_wire(data) if fmt == "msgpack" else parse_json(data)
         signed_at = None
         if key is not None and _has_descriptions(document):
-            signed_at = choose_signed_at(args.signed_at, key.name, content_sha256, args.file,
-                                         receipts)
+            elements = document if isinstance(document, list) else [document]
+            signed_at = choose_signed_at(
+                args.signed_at, key.name, content_sha256, args.file, receipts,
+                nonces_signed(elements, key.name))
         items = items_from_document(document, key, signed_at)
     if args.sign_only:
         print_json([item.submission.to_json_map() for item in items])
@@ -596,7 +628,7 @@ def _has_descriptions(document: Any) -> bool:
 
 
 def choose_signed_at(flag: str | None, signer: str, content_sha256: str, source: str,
-                     receipts: ReceiptsFile | None) -> str:
+                     receipts: ReceiptsFile | None, nonces: set[bytes]) -> str:
     """The run's ``signed_at`` (see the module docstring for the order)."""
     memory = SignedAtMemory(signer, content_sha256)
     if flag is not None:
@@ -608,7 +640,7 @@ def choose_signed_at(flag: str | None, signer: str, content_sha256: str, source:
         return chosen
     remembered = memory.get()
     if remembered is None and receipts is not None:
-        remembered = receipts.signed_at_of(signer)
+        remembered = receipts.signed_at_of(signer, nonces)
         if remembered is not None:
             memory.put(remembered, source)  # this input keeps it, receipts or not
     if remembered is None:

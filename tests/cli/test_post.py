@@ -218,6 +218,31 @@ def test_receipts_and_reruns_record_each_payment_once(served: Served, tmp_path: 
     assert served.tree_size() == size and read_receipts(receipts) == lines
 
 
+def test_a_new_file_does_not_take_signed_at_from_another_files_receipts(
+        served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A department keeps one receipts file for every day's export. A new export took
+    signed_at from the newest receipt by the same signer, whatever input it came from:
+    once that was older than the server's acceptance window, every row was refused."""
+    keys = payment_world(served, tmp_path / "world")
+    receipts = tmp_path / "receipts.jsonl"
+    # An earlier day's run left this receipt (its row signed long ago, as the server
+    # would no longer accept for anything new).
+    receipts.write_text(json.dumps({
+        "row": 2, "payment_id": "P1", "contract_id": "C0", "stream": "contract/C0",
+        "signer": SignerKey.read(keys["finance"]).name, "nonce": "00" * 16,
+        "signed_at": "2020-01-01T00:00:00Z", "leaf_index": 5, "leaf_hash": "ab" * 32}) + "\n")
+    monkeypatch.setenv("LEDGER_STATE_DIR", str(tmp_path / "fresh-state"))
+    tuesday = tmp_path / "tuesday.csv"
+    tuesday.write_text(HEADER + "C0,P2,m1,2.00,2025-12-11,transfer,V-2,principal\n",
+                       encoding="utf-8")
+    second = cli("post", str(tuesday), "--key", str(keys["finance"]), "--server", served.url,
+                 "--receipts", str(receipts))
+    assert second.code == 0, second.err
+    assert "warning: signing with signed_at" not in second.err
+    [tuesday_receipt] = [r for r in read_receipts(receipts) if r.get("payment_id") == "P2"]
+    assert tuesday_receipt["signed_at"] != "2020-01-01T00:00:00Z"
+
+
 def test_a_batch_recorded_but_not_receipted_is_answered_again(
         served: Served, tmp_path: Path) -> None:
     keys = payment_world(served, tmp_path / "world")
