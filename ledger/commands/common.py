@@ -12,6 +12,7 @@ import argparse
 import functools
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -54,6 +55,12 @@ def guarded(run: Runner) -> Runner:
             return EXIT_USAGE
         except (IsADirectoryError, PermissionError) as error:
             fail(f"cannot read {error.filename}: {error.strerror}")
+            return EXIT_USAGE
+        except UnicodeDecodeError as error:  # a key or receipts file of another encoding
+            fail(f"cannot read text that is not UTF-8 ({error.reason} at byte {error.start})")
+            return EXIT_USAGE
+        except sqlite3.DatabaseError as error:  # --database naming a file of another kind
+            fail(f"the database cannot be read: {error}")
             return EXIT_USAGE
 
     return wrapper

@@ -427,7 +427,12 @@ def _check_against_tiles(verifier: EventVerifier, wanted: dict[int, bytes],
 
 def _read_receipts(path: Path) -> list[tuple[int, bytes]]:
     receipts: list[tuple[int, bytes]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:  # (a ValueError: not to be taken for the server's)
+        raise InvalidInput(f"{path} is not a receipts file: not UTF-8 text "
+                           f"({error.reason} at byte {error.start})") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

@@ -326,3 +326,31 @@ def test_a_receipt_no_checkpoint_ever_covers_is_not_verified(
     assert result.code == 1, (result.out, result.err)
     assert "VERIFIED" not in result.out
     assert "leaf 999999" in result.err and "not verified" in result.err
+
+
+def test_local_files_of_another_kind_are_usage_errors(demo_served: Served,
+                                                      tmp_path: Path) -> None:
+    """A UTF-16 key file, a receipts file that is not UTF-8 and a --database that is no
+    database were tracebacks with exit 1 (read by scripts as tampering), or blamed the
+    server ('its answer could not be read')."""
+    u16 = tmp_path / "u16.key"
+    u16.write_text("PRIVATE+KEY+x", encoding="utf-16")
+    u16.chmod(0o600)
+    csv = tmp_path / "p.csv"
+    csv.write_text("contract_id\n")
+    receipts = tmp_path / "receipts.jsonl"
+    receipts.write_bytes(b'{"leaf_index": 1, "leaf_hash": "\xff"}\n')
+    not_a_database = tmp_path / "notadb.sqlite3"
+    not_a_database.write_bytes(b"this is not a database file" * 100)
+    for args, says in (
+            (("post", str(csv), "--key", str(u16)), "not UTF-8"),
+            (("verify", "--leaf-hash", "ab" * 32, "--log-key", str(u16), "--server",
+              demo_served.url), "not UTF-8"),
+            (("verify", "--receipts", str(receipts), "--log-key", demo_served.log_vkey,
+              "--server", demo_served.url), "not a receipts file"),
+            (("audit", "--database", f"sqlite:///{not_a_database}"), "cannot be read"),
+            (("report", "arrears", "--database", f"sqlite:///{not_a_database}"),
+             "cannot be read")):
+        result = cli(*args)
+        assert result.code == 2, (args, result.err)
+        assert says in result.err and "Traceback" not in result.err, (args, result.err)
