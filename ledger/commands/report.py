@@ -53,7 +53,9 @@ TABLES: dict[str, list[Column]] = {
         ("contract", _text("contract_id"), False), ("milestone", _text("milestone_id"), False),
         ("payer", _text("payer"), False), ("payee", _text("payee"), False),
         ("due", _text("due_date"), False), ("amount", _fen("amount_fen"), True),
-        ("paid", _fen("paid_fen"), True), ("disputed", _fen("disputed_fen"), True),
+        ("paid", _fen("paid_fen"), True),
+        # DESIGN 4: a payment the supplier says did not arrive is shown beside the row.
+        ("contested", _fen("contested_fen"), True), ("disputed", _fen("disputed_fen"), True),
         ("outstanding", _fen("outstanding_fen"), True),
         ("days overdue", _text("days_overdue"), True), ("interest", _fen("interest_fen"), True),
         ("interest paid", _fen("interest_paid_fen"), True),

@@ -8,7 +8,10 @@ import io
 import stat
 from pathlib import Path
 
+import pytest
+
 from ledger import demo
+from ledger.commands import report as report_command
 from tests.cli.conftest import Served, cli, init_data_dir
 from tests.e2e.served_process import free_port
 
@@ -117,3 +120,16 @@ def test_demo_loads_once_and_keeps_its_keys(tmp_path: Path) -> None:
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in keys.glob("*.key"))
     export = Path(summary["files"]["treasury_export"]).read_text(encoding="utf-8")
     assert export.splitlines()[0] == ",".join(demo.TREASURY_COLUMNS)
+
+
+def test_the_arrears_table_shows_contested_payments(capsys: pytest.CaptureFixture[str]) -> None:
+    """DESIGN 4: a payment the supplier contests is shown as contested_fen beside the
+    arrears row; the CSV had it, the table did not."""
+    row = {"contract_id": "C1", "milestone_id": "m1", "payer": "P", "payee": "Q",
+           "due_date": "2025-08-04", "amount_fen": 200_000_000, "paid_fen": 123_456_789,
+           "contested_fen": 123_456_789, "disputed_fen": 0, "outstanding_fen": 76_543_211,
+           "days_overdue": 3, "interest_fen": 0, "interest_paid_fen": 0}
+    report_command.print_table("arrears", {"as_of": "2025-08-07", "log_size": 9,
+                                           "rows": [row]}, {})
+    out = capsys.readouterr().out
+    assert "contested" in out and out.count("1,234,567.89") == 2
