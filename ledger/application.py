@@ -11,7 +11,9 @@ transaction together with its leaves, nonces and tree nodes.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -343,6 +345,16 @@ class Ledger:
                 remaining = [s for i, s in enumerate(remaining) if i not in failed]
                 positions = [p for i, p in enumerate(positions) if i not in failed]
                 continue
+            except WriteConflicts as error:
+                if len(remaining) == 1:
+                    final[positions[0]] = error
+                    break
+                # Another process keeps writing a stream some item of the group reads:
+                # record the items one by one, so that only those it conflicts with
+                # fail (each is independent of the others).
+                for p, submission in zip(positions, remaining, strict=True):
+                    final[p] = self.record_each([submission])[0]
+                break
             except LedgerError as error:
                 for p in positions:
                     final[p] = error
@@ -371,7 +383,11 @@ class Ledger:
             raise TooLarge(f"a batch holds at most {MAX_BATCH} submissions, "
                            f"got {len(submissions)}")
         last_error: Exception | None = None
-        for _attempt in range(5):
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                # Writers racing for the same streams would otherwise collide again at
+                # once, every time (the one that lost reloading while the other wrote).
+                time.sleep(secrets.randbelow(1000) / 1000 * 0.004 * 2 ** attempt)
             with self._write_lock:
                 try:
                     return self._record_once(submissions, genesis=genesis,
@@ -385,8 +401,8 @@ class Ledger:
                     # decide again against the state now committed.
                     last_error = exc
                     self._forget(None)
-        raise ServiceUnavailable(f"could not record after repeated write conflicts: "
-                                 f"{last_error}")
+        raise WriteConflicts(f"could not record after repeated write conflicts: "
+                             f"{last_error}")
 
     def _forget(self, streams: Iterable[str] | None) -> None:
         """Drop cached streams (all of them with None) so that they load afresh."""
@@ -739,6 +755,13 @@ class Ledger:
     def events(self, start: int = 0, stop: int | None = None) -> list[LoggedEvent]:
         stop = self.size() if stop is None else stop
         return [logged_event(i, leaf) for i, leaf in self.leaves(start, stop)]
+
+
+WRITE_ATTEMPTS = 6
+
+
+class WriteConflicts(ServiceUnavailable):
+    """Other writers kept committing to what a batch read, attempt after attempt."""
 
 
 class _Redo(Exception):

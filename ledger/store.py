@@ -184,12 +184,22 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         recorded whole or not at all."""
         if not stored_events:
             return []
+        batch = kwargs.get("ledger_batch")
         with self.datastore.get_connection() as conn, conn.transaction():
+            if batch is not None:
+                # Lock first (as inserting would) and look at what other writers appended
+                # since the batch was decided: a batch that read one of their streams is
+                # decided again for exactly those (LogMovedOn), instead of colliding on a
+                # stream version (IntegrityError, after which every stream is reloaded).
+                with conn.cursor() as curs:
+                    self._lock_table(curs)
+                with conn.cursor(row_factory=tuple_row) as plain:
+                    size = plain.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves")
+                    _check_moved(plain, "%s", batch, int(size.fetchall()[0][0]))
             with conn.cursor() as curs:
                 self._insert_events(curs, stored_events, **kwargs)
                 self._insert_stored_events(curs, stored_events, **kwargs)
                 ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-            batch = kwargs.get("ledger_batch")
             if batch is not None:
                 with conn.cursor(row_factory=tuple_row) as plain:
                     _write_leaves(plain, "postgres", batch, stored_events, self.tree)

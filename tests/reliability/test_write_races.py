@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ledger.application import Ledger
+from ledger.application import Ledger, WriteConflicts
 from ledger.envelope import Submission
 from ledger.errors import KeyRevoked, NonceReused
 from ledger.timeutil import format_instant
@@ -155,3 +155,32 @@ def test_a_write_elsewhere_to_streams_not_read_lets_the_batch_through(
     assert cached is not None and cached.version == 2  # not the stale version 1
     assert [e.index for e in world.ledger.events(size_before)] == [size_before,
                                                                         size_before + 1]
+
+
+def test_a_stream_another_process_keeps_writing_fails_only_its_own_items(
+        two_writers: tuple[World, Ledger], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit: another process commits to STREAM every time this one is about to
+    save. The item on STREAM cannot be recorded (503), but the item on a stream nobody
+    else writes must be: it failed with its group-mate (every item got the 503)."""
+    world, other = two_writers
+    world.ledger.record(world.sign(world.keys["buyer"], "contract.signed", "contract/COLD",
+                                   contract_body("COLD")))
+    hot = payment(world, "hot")
+    cold = world.sign(world.keys["finance"], "payment.made", "contract/COLD", {
+        "payment_id": "cold", "milestone_id": "m1", "amount_fen": 100,
+        "paid_on": "2026-08-01", "method": "transfer", "voucher_ref": "V-2",
+        "purpose": "principal"})
+    hot_pair = (hot.decode().signer, hot.decode().nonce)
+    original = world.ledger._recorded_nonces
+    count = iter(range(10_000))
+
+    def lookup_then_race(pairs: list[tuple[str, bytes]]) -> Any:
+        found = original(pairs)
+        if hot_pair in pairs:  # deciding the item on STREAM: the other process writes
+            other.record(payment(world, f"elsewhere-{next(count)}"))
+        return found
+
+    monkeypatch.setattr(world.ledger, "_recorded_nonces", lookup_then_race)
+    results = world.ledger.record_each([hot, cold])
+    assert isinstance(results[0], WriteConflicts)
+    assert not isinstance(results[1], Exception) and results[1].created
