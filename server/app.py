@@ -256,7 +256,20 @@ async def post_event(request: web.Request) -> web.Response:
         raise
     body: dict[str, Any] = outcome.receipt.to_json()
     if wait == "checkpoint":
-        body.update(await checkpoint_with_inclusion(svc, outcome.receipt.leaf_index))
+        # Recorded and committed whatever happens now: a checkpoint that cannot be had
+        # (none signed in time, the database busy) must not turn the receipt into an
+        # error saying nothing was recorded. The receipt comes without it, saying why.
+        try:
+            body.update(await checkpoint_with_inclusion(svc, outcome.receipt.leaf_index))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            reason = error.message if isinstance(error, LedgerError) else type(error).__name__
+            log.warning("recorded leaf %d, but no checkpoint for it: %s",
+                        outcome.receipt.leaf_index, reason)
+            body["checkpoint_unavailable"] = (
+                f"recorded; no checkpoint covering it could be had ({reason}): fetch "
+                "GET /v1/log/checkpoint and the inclusion proof later")
     return json_response(body, status=201 if outcome.created else 200)
 
 

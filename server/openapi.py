@@ -28,6 +28,8 @@ RECEIPT = {
         "version": {"type": "integer", "minimum": 1}, "recorded_at": {"type": "string"},
         "checkpoint": {"type": "string"},
         "inclusion": {"$ref": "#/components/schemas/InclusionProof"},
+        # ?wait=checkpoint when no covering checkpoint could be had: recorded all the same
+        "checkpoint_unavailable": {"type": "string"},
     },
 }
 

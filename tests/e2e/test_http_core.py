@@ -375,3 +375,23 @@ async def test_a_body_announced_over_the_limit_is_refused_before_it_is_sent(
         b"Content-Length: 5000000\r\nConnection: close\r\n\r\n"))
     assert head.split(b"\r\n")[0].split(b" ")[1] == b"413"
     assert time.monotonic() - started < 2.0
+
+
+async def test_a_recorded_event_is_never_answered_as_unrecorded_while_waiting(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """?wait=checkpoint commits first, then waits for a checkpoint: a failure in that
+    wait (here the database locked by another process signing) was answered 503
+    'nothing was recorded', for a submission that was."""
+    w = served.world
+    svc = served.client.app[SERVICES]
+
+    def locked(*_: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(svc.log, "latest_checkpoint", locked)
+    sub = w.sign(w.keys["buyer"], "contract.signed", STREAM, contract_body())
+    r = await post(served, sub, query="?wait=checkpoint")
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert "checkpoint" not in body and "recorded" in body["checkpoint_unavailable"]
+    assert w.ledger.stream_events(STREAM)[0].leaf_hash.hex() == body["leaf_hash"]
