@@ -29,6 +29,7 @@ import contextlib
 import logging
 import multiprocessing
 import pickle
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -116,6 +117,9 @@ class _Shared:
 
 def _work(tasks: Connection, results: Connection, shared: _Shared) -> None:
     """A worker: for each batch received, claim chunks from the front until none are left."""
+    # Ctrl-C reaches the whole process group: the parent stops its workers (closing their
+    # pipes ends this loop), so the interrupt is not theirs to die of with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     results.send(None)  # ready
     while True:
         try:

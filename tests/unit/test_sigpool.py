@@ -57,6 +57,19 @@ def test_worker_and_caller_share_a_batch(pool: SignaturePool) -> None:
     assert len(pool._processes) == 1 and pool._processes[0].process.is_alive()
 
 
+def test_ctrl_c_is_left_to_the_parent(pool: SignaturePool) -> None:
+    """Ctrl-C reaches the whole process group; the workers died of it with tracebacks,
+    while the parent is the one to stop them."""
+    jobs = checks(64, set())
+    assert all(pool.submit(jobs).result())
+    worker = pool._processes[0].process
+    os.kill(worker.pid, signal.SIGINT)
+    worker.join(timeout=1)
+    assert worker.is_alive()
+    assert all(pool.submit(jobs).result())
+    assert pool._processes[0].process.pid == worker.pid
+
+
 def test_small_batches_stay_in_process(pool: SignaturePool) -> None:
     assert pool.submit(checks(10, {2})).result() == [i != 2 for i in range(10)]
     assert pool._processes == []  # never started
