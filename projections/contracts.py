@@ -69,6 +69,10 @@ class ContractState(TypedDict):
     document_sha256: str
     responsible: Responsible
     milestones: list[Milestone]
+    # Whether a principal payment naming no milestone has been folded: only then can a
+    # payment naming one find part of its milestone already paid (see allocate_payment).
+    # Derived from the facts, like last_index (projections.store.join_state).
+    unallocated_principal: bool
     facts: list[Fact]
     last_index: int
 
@@ -103,6 +107,7 @@ def new_contract(event: LoggedEvent) -> ContractState:
             {"milestone_id": str(m["milestone_id"]), "amount_fen": int(m["amount_fen"])}
             for m in body["milestones"]
         ],
+        "unallocated_principal": False,
         "facts": [],
         "last_index": event.index,
     }
@@ -164,9 +169,15 @@ def _payment_fact(state: ContractState, event: LoggedEvent, reference: Reference
     purpose = str(body["purpose"])
     milestone_id = body.get("milestone_id")
     unallocated = 0
-    if milestone_id is not None and purpose != "principal":
+    if milestone_id is not None and (purpose != "principal"
+                                     or not state["unallocated_principal"]):
+        # Without a principal payment that named no milestone, the domain's check keeps
+        # this one within what its milestone still owes: nothing to spill, and the fold
+        # stays one step per payment (allocating walks the contract's facts).
         allocation: list[list[str | int]] = [[str(milestone_id), amount]]
     else:
+        if milestone_id is None and purpose == "principal":
+            state["unallocated_principal"] = True
         allocation, unallocated = allocate_payment(
             state, reference.view(event.index), parse_date(str(body["paid_on"])), amount,
             purpose, None if milestone_id is None else str(milestone_id),
@@ -182,6 +193,12 @@ def _payment_fact(state: ContractState, event: LoggedEvent, reference: Reference
         allocation=allocation,
         unallocated_fen=unallocated,
     )
+
+
+def has_unallocated_principal(facts: Iterable[Fact]) -> bool:
+    """Whether ``facts`` hold a principal payment that named no milestone."""
+    return any(f["type"] == "payment.made" and f["milestone_id"] is None
+               and f["purpose"] == "principal" for f in facts)
 
 
 def allocate_payment(

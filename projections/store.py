@@ -73,6 +73,7 @@ from ledger.errors import InvalidInput
 from ledger.records import LoggedEvent
 from ledger.store import DatabaseURL
 from projections import rules
+from projections.contracts import has_unallocated_principal
 from projections.documents import DocumentReference, event_documents
 from projections.engine import Projector
 from projections.reference import Reference
@@ -202,9 +203,14 @@ def decode_state(blob: bytes) -> Any:
     return msgpack.unpackb(blob, raw=False)
 
 
+# What a subject state holds beside its head, derived again from its facts by join_state.
+_NOT_IN_HEAD = ("facts", "last_index", "unallocated_principal")
+
+
 def split_state(state: SubjectState) -> dict[str, Any]:
-    """The head of a subject state: everything but its facts and ``last_index``."""
-    return {key: value for key, value in state.items() if key not in ("facts", "last_index")}
+    """The head of a subject state: everything but its facts and what derives from them
+    (``last_index``; a contract's ``unallocated_principal``)."""
+    return {key: value for key, value in state.items() if key not in _NOT_IN_HEAD}
 
 
 def join_state(
@@ -217,6 +223,8 @@ def join_state(
         if blob is not None:
             folded.append(decode_state(bytes(blob)))
         last_index = max(last_index, int(leaf_index))
+    if head.get("kind") == "contract":
+        head["unallocated_principal"] = has_unallocated_principal(folded)
     state = cast(SubjectState, head)
     state["facts"] = folded
     state["last_index"] = last_index
