@@ -89,11 +89,21 @@ def load(client: LedgerClient, operator: SignerKey, keys: dict[str, SignerKey]) 
     """Post every demo event in one batch; the number recorded (0 when already loaded)."""
     finance = demo.P["finance"].party_id
     try:
-        client.stream(f"party/{finance}")
-        return 0
+        history = client.stream(f"party/{finance}")
     except ServerRefused as refused:
         if refused.http_status != 404:
             raise
+    else:
+        # Already loaded: with these keys, or the files written are of no use (every
+        # event signed with them would be refused).
+        mine = keys["finance"].verifier.vkey
+        registered = [e.get("body", {}).get("vkey") for e in history.get("events", [])
+                      if e.get("type") == "key.registered"]
+        if mine not in registered:
+            raise InvalidInput("the demo is already loaded on this server with other keys "
+                               "than those in this --out directory; use the --out directory "
+                               "of the run that loaded it")
+        return 0
     signed_at = now_instant()
     events = demo.demo_events({label: key.verifier.vkey for label, key in keys.items()})
     batch = [sign_envelope(operator if signer == demo.OPERATOR else keys[signer], type_,

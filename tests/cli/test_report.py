@@ -110,6 +110,11 @@ def test_demo_loads_once_and_keeps_its_keys(tmp_path: Path) -> None:
                     served.url)
         assert again.code == 0 and again.json()["already_loaded"]
         assert served.tree_size() == size
+        # Another --out gets new keys the loaded demo never registered: said, not "loaded".
+        elsewhere = cli("demo", "--data-dir", str(served.data_dir), "--server", served.url,
+                        "--out", str(tmp_path / "demo2"))
+        assert elsewhere.code == 2 and "already loaded on this server with other keys" \
+            in elsewhere.err
     finally:
         served.stop()
     summary = first.json()
