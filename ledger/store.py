@@ -118,12 +118,19 @@ def _tree_store(dialect: str) -> Any:
     return TreeStore(dialect)
 
 
-def _write_leaves(cursor: Any, dialect: str, batch: PendingBatch, stored_events:
-                  Sequence[StoredEvent], tree: Any) -> None:
-    p = "?" if dialect == "sqlite" else "%s"
+def _log_size(cursor: Any) -> int:
     cursor.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves")
-    size = int(cursor.fetchone()[0])
-    _check_moved(cursor, p, batch, size)
+    return int(cursor.fetchall()[0][0])
+
+
+def _write_leaves(cursor: Any, dialect: str, batch: PendingBatch, stored_events:
+                  Sequence[StoredEvent], tree: Any, size: int | None = None) -> None:
+    """The batch's leaves, nonces and tree nodes; ``size``, when the caller already read
+    the log's size under the write lock and checked what moved since, is taken as is."""
+    p = "?" if dialect == "sqlite" else "%s"
+    if size is None:
+        size = _log_size(cursor)
+        _check_moved(cursor, p, batch, size)
     ordered = [batch.by_event[(s.originator_id, s.originator_version)] for s in stored_events]
     cursor.executemany(
         f"INSERT INTO leaves (idx, leaf_hash, leaf, stream, version, recorded_at) "
@@ -186,6 +193,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             return []
         batch = kwargs.get("ledger_batch")
         with self.datastore.get_connection() as conn, conn.transaction():
+            size = None
             if batch is not None:
                 # Lock first (as inserting would) and look at what other writers appended
                 # since the batch was decided: a batch that read one of their streams is
@@ -194,15 +202,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 with conn.cursor() as curs:
                     self._lock_table(curs)
                 with conn.cursor(row_factory=tuple_row) as plain:
-                    size = plain.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves")
-                    _check_moved(plain, "%s", batch, int(size.fetchall()[0][0]))
+                    size = _log_size(plain)
+                    _check_moved(plain, "%s", batch, size)
             with conn.cursor() as curs:
                 self._insert_events(curs, stored_events, **kwargs)
                 self._insert_stored_events(curs, stored_events, **kwargs)
                 ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
             if batch is not None:
                 with conn.cursor(row_factory=tuple_row) as plain:
-                    _write_leaves(plain, "postgres", batch, stored_events, self.tree)
+                    _write_leaves(plain, "postgres", batch, stored_events, self.tree, size)
         return ids
 
 
