@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import re
@@ -551,8 +550,8 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None,
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = ledger is None
         the_ledger: Ledger = ledger if ledger is not None else await asyncio.to_thread(
-            functools.partial(Ledger, settings.resolved_database_url,
-                              acceptance_window=timedelta(days=settings.acceptance_window_days)))
+            Ledger, settings.resolved_database_url,
+            acceptance_window=timedelta(days=settings.acceptance_window_days))
         if own:
             # Signature workers start now, not in the middle of the first large batch.
             await asyncio.to_thread(the_ledger.start_workers)
