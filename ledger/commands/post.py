@@ -317,14 +317,16 @@ def items_from_csv(rows: Sequence[PaymentRow], key: SignerKey, signed_at: str) -
     return items
 
 
-def items_from_document(document: Any, key: SignerKey | None,
-                        signed_at: str | None) -> list[Item]:
-    """Submissions (posted as they are) and descriptions (signed with ``key``)."""
-    elements = document if isinstance(document, list) else [document]
+def items_from_document(document: Any, key: SignerKey | None, signed_at: str | None,
+                        nonces: dict[int, bytes] | None = None) -> list[Item]:
+    """Submissions (posted as they are) and descriptions (signed with ``key``, with
+    ``nonces`` from :func:`description_nonces`, derived here when not given)."""
+    elements = as_elements(document)
     if not elements:
         raise InvalidInput("the input holds no events")
     items = []
-    nonces = description_nonces(elements, key.name) if key is not None else {}
+    if nonces is None:
+        nonces = description_nonces(elements, key.name) if key is not None else {}
     for position, element in enumerate(elements):
         label = f"item {position}"
         if not isinstance(element, dict):
@@ -350,8 +352,7 @@ def description_nonces(elements: Sequence[Any], signer: str) -> dict[int, bytes]
     nonces: dict[int, bytes] = {}
     seen: dict[bytes, int] = {}
     for position, element in enumerate(elements):
-        if isinstance(element, dict) and "envelope" not in element \
-                and "signature" not in element:
+        if _is_description(element):
             identity = description_identity(element)
             occurrence = seen.get(identity, 0)
             seen[identity] = occurrence + 1
@@ -359,10 +360,13 @@ def description_nonces(elements: Sequence[Any], signer: str) -> dict[int, bytes]
     return nonces
 
 
-def nonces_signed(elements: Sequence[Any], signer: str) -> set[bytes]:
+def as_elements(document: Any) -> list[Any]:
+    return document if isinstance(document, list) else [document]
+
+
+def nonces_signed(elements: Sequence[Any], derived: dict[int, bytes]) -> set[bytes]:
     """The nonces the descriptions will be signed with: their own ``nonce`` where they
     give one (checked when signed), else the derived one."""
-    derived = description_nonces(elements, signer)
     nonces = set()
     for position, nonce in derived.items():
         own = elements[position].get("nonce")
@@ -602,13 +606,14 @@ def run(args: argparse.Namespace) -> int:
         items = items_from_csv(rows, key, signed_at)
     else:
         document = parse_msgpack_wire(data) if fmt == "msgpack" else parse_json(data)
-        signed_at = None
+        signed_at, derived = None, None
         if key is not None and _has_descriptions(document):
-            elements = document if isinstance(document, list) else [document]
+            elements = as_elements(document)
+            derived = description_nonces(elements, key.name)
             signed_at = choose_signed_at(
                 args.signed_at, key.name, content_sha256, args.file, receipts,
-                nonces_signed(elements, key.name))
-        items = items_from_document(document, key, signed_at)
+                nonces_signed(elements, derived))
+        items = items_from_document(document, key, signed_at, derived)
     if args.sign_only:
         print_json([item.submission.to_json_map() for item in items])
         return EXIT_OK
@@ -622,9 +627,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _has_descriptions(document: Any) -> bool:
-    elements = document if isinstance(document, list) else [document]
-    return any(isinstance(e, dict) and "envelope" not in e and "signature" not in e
-               for e in elements)
+    return any(_is_description(e) for e in as_elements(document))
+
+
+def _is_description(element: Any) -> bool:
+    """An event to sign here, not a submission signed already."""
+    return isinstance(element, dict) and "envelope" not in element \
+        and "signature" not in element
 
 
 def choose_signed_at(flag: str | None, signer: str, content_sha256: str, source: str,
