@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if wants_json(args):
         print_json(document)
     elif args.csv:
-        write_csv(document.get("rows", []))
+        write_csv(args.view, document.get("rows", []))
     else:
         print_table(args.view, document, names)
     return EXIT_OK
@@ -179,10 +179,21 @@ def party_names(client: LedgerClient, rows: list[dict[str, Any]]) -> dict[str, s
     return names
 
 
-def write_csv(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    fields = list(rows[0])
+def row_fields(view: str) -> list[str]:
+    """The columns of a view's rows, in the order the read models write them."""
+    from projections.arrears import ArrearsRow
+    from projections.breaches import BreachRow
+    from projections.compensation import CompensationRow
+
+    row_type = {"arrears": ArrearsRow, "breaches": BreachRow,
+                "compensation": CompensationRow}[view]
+    return list(row_type.__annotations__)
+
+
+def write_csv(view: str, rows: list[dict[str, Any]]) -> None:
+    """Rows as CSV under a header line; the header alone when nothing matched, so a
+    script reading the file sees the same columns either way."""
+    fields = list(rows[0]) if rows else row_fields(view)
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(fields)
     for row in rows:

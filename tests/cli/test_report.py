@@ -87,6 +87,18 @@ def test_the_worked_example_as_a_table_csv_and_json(demo_served: Served) -> None
         ("HM-CN-2024-022-comp1", 15_000_000, "overdue")]
 
 
+@pytest.mark.parametrize("view", ["arrears", "breaches", "compensation"])
+def test_csv_with_no_rows_still_has_its_header(demo_served: Served, view: str) -> None:
+    full = cli("report", view, "--as-of", AS_OF, "--csv", "--server", demo_served.url)
+    empty = cli("report", view, "--as-of", AS_OF, "--at", "1", "--csv",
+                "--server", demo_served.url)
+    assert full.code == 0 and empty.code == 0, (full.err, empty.err)
+    full_lines, empty_lines = full.out.splitlines(), empty.out.splitlines()
+    assert len(full_lines) > 1, "the demo should have rows for every view"
+    assert empty_lines == [full_lines[0]]
+    assert list(csv.DictReader(io.StringIO(empty.out))) == []
+
+
 def test_filters_that_do_not_apply_are_refused(demo_served: Served) -> None:
     refused = cli("report", "breaches", "--payer", demo.P["industry"].party_id,
                   "--server", demo_served.url)
