@@ -64,6 +64,14 @@ class ServerRefused(LedgerError):
         return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` is the server (or a proxy before it) not serving: unreachable, or
+    an answer of 500 or more. That says nothing about the log; a caller deciding what an
+    answer proves must pass it on (exit 3), not take it as a refused proof."""
+    return isinstance(error, ServerUnreachable) or (
+        isinstance(error, ServerRefused) and error.http_status >= 500)
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int

@@ -446,7 +446,7 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                  *, remember: bool = True) -> AuditReport:
     from projections.engine import Projector
 
-    from ..client import LedgerClient, ServerUnreachable
+    from ..client import LedgerClient, unavailable
     from ..verify import verify_checkpoint
     from .logsource import ServerLog
     from .state import CheckpointMemory, ForkEvidence
@@ -476,9 +476,9 @@ def audit_server(base_url: str, log_key: VerifierKey | None, options: AuditOptio
                     if digest != batch.claimed_hashes[offset]:
                         mismatches.append(index)
                 walk.advance(len(batch.leaves))
-        except ServerUnreachable:
-            raise
         except LedgerError as error:  # a bundle or tile refused or malformed
+            if unavailable(error):  # says nothing about the log
+                raise
             # What was found before it stays in the report; the log is not read past it.
             unreadable = error
             first = error.detail.get("index")
@@ -640,7 +640,7 @@ def _check_stored_events(db: Any, replay: Replay, stream_id: Any, report: AuditR
 
 def _compare_projections(client: Any, projector: Any, size: int, as_of: date,
                          report: AuditReport) -> None:
-    from ..client import ServerUnreachable
+    from ..client import unavailable
 
     views = {
         "arrears": projector.arrears(as_of, size),
@@ -650,9 +650,9 @@ def _compare_projections(client: Any, projector: Any, size: int, as_of: date,
     for name, local in views.items():
         try:
             remote = client.projection(name, as_of=as_of.isoformat(), at=size)
-        except ServerUnreachable:
-            raise
         except LedgerError as refused:  # refused, or answered with what cannot be read
+            if unavailable(refused):  # says nothing about the log
+                raise
             # A server that does not show its read models cannot have them confirmed.
             report.projections[name] = f"not compared: the server answered {refused.message}"
             report.findings.append(Finding(None, "projection", f"{name} at log size {size}: "

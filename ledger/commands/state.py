@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..client import LedgerClient, ServerUnreachable
+from ..client import LedgerClient, unavailable
 from ..errors import LedgerError, VerificationError
 from ..keys import VerifierKey
 from ..note import Checkpoint
@@ -161,9 +161,9 @@ class CheckpointMemory:
                 if 0 < old.size < new.size:
                     proof = client.consistency(old.size, new.size)
                 verify_consistency_between(old_note, note, proof, self.log_key)
-            except ServerUnreachable:
-                raise  # says nothing about the log
             except LedgerError as exc:  # refused, or answered with no valid proof
+                if unavailable(exc):  # says nothing about the log
+                    raise
                 raise self._evidence("fork", (old_note, old), (note, new), proof, exc) from exc
             self.remember(note)
             return Reconciled(new, old.size, len(proof))
@@ -174,9 +174,9 @@ class CheckpointMemory:
             if new.size > 0:  # every tree extends the empty one: nothing to ask
                 proof = client.consistency(new.size, old.size)
             verify_consistency_between(note, old_note, proof, self.log_key)
-        except ServerUnreachable:
-            raise
         except LedgerError as exc:
+            if unavailable(exc):  # says nothing about the log
+                raise
             raise self._evidence("rollback", (old_note, old), (note, new), proof,
                                      exc) from exc
         return Reconciled(new, old.size, len(proof))

@@ -160,9 +160,12 @@ class TamperingProxy:
 
     ``tamper(path, body) -> body`` sees every response body (path with its query); it
     plays a server that serves something other than what its log key signed.
+    ``unavailable(path)`` true answers that path 503 with an HTML page, as a proxy in
+    front of a server that is down would.
     """
 
-    def __init__(self, upstream: str, tamper: Callable[[str, bytes], bytes]) -> None:
+    def __init__(self, upstream: str, tamper: Callable[[str, bytes], bytes],
+                 unavailable: Callable[[str], bool] = lambda _path: False) -> None:
         self.upstream = upstream
         self.tamper = tamper
         proxy = self
@@ -176,6 +179,14 @@ class TamperingProxy:
                 self._forward(self.rfile.read(length))
 
             def _forward(self, body: bytes | None) -> None:
+                if unavailable(self.path):
+                    page = b"<html><body>503 Service Temporarily Unavailable</body></html>"
+                    self.send_response(503)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                    return
                 request = urllib.request.Request(
                     proxy.upstream + self.path, data=body, method=self.command,
                     headers={k: v for k, v in self.headers.items()

@@ -270,6 +270,42 @@ def test_a_fork_is_caught_with_both_checkpoints(tmp_path: Path) -> None:
     assert "fork" in audited.out and remembered in audited.out and presented in audited.out
 
 
+def test_a_server_answering_503_is_unavailable_not_forked(tmp_path: Path) -> None:
+    """A consistency proof or read model answered 503 (a proxy before a server that is
+    down) says nothing about the log: exit 3, no fork evidence, and the next run, with the
+    server back, verifies."""
+    served = Served(tmp_path / "var", free_port())
+    init_data_dir(served.data_dir)
+    served.start()
+    down: list[str] = []  # path prefixes the proxy answers 503 for
+    proxy = TamperingProxy(served.url, lambda _path, body: body,
+                           unavailable=lambda path: any(path.startswith(p) for p in down))
+    try:
+        with proxy:
+            first = post_lpr(served, tmp_path, "first", "2024-10-21", 310)
+            remembered = cli("verify", "--leaf-hash", str(first["leaf_hash"]), "--server",
+                             proxy.url, "--log-key", served.log_vkey)
+            assert remembered.code == 0, remembered.err
+            later = post_lpr(served, tmp_path, "later", "2025-05-20", 300)
+            down[:] = ["/v1/log/proof/consistency"]
+            refused = cli("verify", "--leaf-hash", str(later["leaf_hash"]), "--server",
+                          proxy.url, "--log-key", served.log_vkey)
+            down[:] = ["/v1/arrears"]
+            audited = cli("audit", "--server", proxy.url, "--log-key", served.log_vkey,
+                          "--as-of", "2026-12-31")
+            down[:] = []
+            again = cli("verify", "--leaf-hash", str(later["leaf_hash"]), "--server",
+                        proxy.url, "--log-key", served.log_vkey)
+    finally:
+        served.stop()
+    assert refused.code == 3, (refused.out, refused.err)
+    assert "FORK" not in refused.out + refused.err and "503" in refused.err
+    assert not list((tmp_path / "state").glob("evidence/*"))
+    assert audited.code == 3, (audited.out, audited.err)
+    assert "503" in audited.err
+    assert again.code == 0, again.err
+
+
 def _checkpoint_text(served: Served) -> str:
     import urllib.request
 
