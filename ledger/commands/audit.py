@@ -589,7 +589,13 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
             report.notes.append("the database holds no signed checkpoint: the root could "
                                 "not be checked against a signature")
         if check is None:
-            report.notes.append("the database holds no stored tree to check")
+            # Every ledger database has both tables from its first start: one missing
+            # means the signed checkpoints and the proofs served from the tree cannot be
+            # held against the leaves, which would let a rewritten log pass.
+            missing = [t for t in ("tree_nodes", "checkpoints") if not db.has_table(t)]
+            report.findings.append(Finding(
+                None, "tree", f"the database has no {' or '.join(missing)} table: the "
+                "stored tree and the signed checkpoints cannot be checked against the leaves"))
         _check_stored_events(db, walk.replay, stream_id, report)
     report.seconds = time.perf_counter() - started
     return report

@@ -133,8 +133,27 @@ def test_a_database_without_its_event_store_or_tree_tables_is_reported_not_a_cra
         conn.execute("DROP TABLE tree_nodes")
     code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
     assert code == 1
-    assert [f["check"] for f in report["findings"]] == ["store"]
-    assert any("no stored tree" in n for n in report["notes"])
+    assert sorted(f["check"] for f in report["findings"]) == ["store", "tree"]
+    tree = next(f for f in report["findings"] if f["check"] == "tree")
+    assert "no tree_nodes table" in tree["message"]
+
+
+def test_a_dropped_tree_table_does_not_hide_a_truncated_log(
+        demo_served: Served, tmp_path: Path) -> None:
+    """The last leaf deleted, its signed checkpoint kept, and the stored tree dropped (the
+    table through which the checkpoints are held against the leaves): not an audit that
+    passes."""
+    copy = copy_database(demo_served, tmp_path / "truncated.sqlite3")
+    with sqlite3.connect(copy) as conn:
+        (last,) = conn.execute("SELECT MAX(idx) FROM leaves").fetchone()
+        (stream, version) = conn.execute("SELECT stream, version FROM leaves WHERE idx = ?",
+                                         (last,)).fetchone()
+        conn.execute("DELETE FROM leaves WHERE idx = ?", (last,))
+        conn.execute("DELETE FROM nonces WHERE leaf_idx = ?", (last,))
+        conn.execute("DROP TABLE tree_nodes")
+    code, report = audit("--database", f"sqlite:///{copy}", "--log-key", demo_served.log_vkey)
+    assert code == 1, (stream, version, report)
+    assert any(f["check"] == "tree" for f in report["findings"])
 
 
 def test_leaves_filed_under_swapped_versions_are_named(
