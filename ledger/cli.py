@@ -61,16 +61,28 @@ def initialise(settings: Settings, out: Callable[[str], None] = print) -> dict[s
                           "social credit code")
     settings.keys_dir.mkdir(parents=True, exist_ok=True)
     settings.keys_dir.chmod(0o700)
-    operator, new_operator = _load_or_create_key(settings.operator_key_path,
-                                                 f"{settings.operator_id}/operator")
-    log_key, new_log = _load_or_create_key(settings.log_key_path, settings.origin)
-    if log_key.name != settings.origin:
-        raise LedgerError(f"{settings.log_key_path} holds a key for origin {log_key.name!r}, "
-                          f"not {settings.origin!r}")
     ledger = Ledger(settings.resolved_database_url)
     try:
+        if ledger.size() > 0:
+            # A log that exists was opened with its keys: new ones would not be them (the
+            # server would refuse what the operator signs and sign checkpoints no client
+            # holding the log's key accepts), so they are never made here.
+            for path in (settings.operator_key_path, settings.log_key_path):
+                if not path.exists():
+                    raise LedgerError(
+                        f"{path} is missing, and the log at {settings.resolved_database_url}"
+                        f" already holds {ledger.size()} leaves: restore that key file (a "
+                        "new key would not be the one the log was opened with)")
+        operator, new_operator = _load_or_create_key(settings.operator_key_path,
+                                                     f"{settings.operator_id}/operator")
+        log_key, new_log = _load_or_create_key(settings.log_key_path, settings.origin)
+        if log_key.name != settings.origin:
+            raise LedgerError(f"{settings.log_key_path} holds a key for origin "
+                              f"{log_key.name!r}, not {settings.origin!r}")
         opened = ledger.initialise(operator, operator.name.split("/", 1)[0],
                                    "commitment-ledger operator")
+        if not opened:
+            _check_existing_log(ledger, settings, operator, log_key)
         size = ledger.size()
     finally:
         ledger.close()
@@ -85,6 +97,27 @@ def initialise(settings: Settings, out: Callable[[str], None] = print) -> dict[s
         "tree_size": size,
     }
     return info
+
+
+def _check_existing_log(ledger: Any, settings: Settings, operator: SignerKey,
+                        log_key: SignerKey) -> None:
+    """The key files are the ones the existing log was opened and checkpointed with."""
+    from .application import logged_event
+    from .log import Log
+    from .verify import verify_checkpoint
+
+    leaf = ledger.leaf(1)
+    registered = None if leaf is None else logged_event(1, leaf).body.get("vkey")
+    if registered != operator.verifier.vkey:
+        raise LedgerError(f"{settings.operator_key_path} is not the operator key the log at "
+                          f"{settings.resolved_database_url} registered ({registered})")
+    try:
+        latest = Log(ledger, log_key).latest_checkpoint()  # verified with the key as read
+        if latest is not None:
+            verify_checkpoint(latest.note, log_key.verifier)
+    except LedgerError as error:
+        raise LedgerError(f"{settings.log_key_path} did not sign the checkpoints of the log "
+                          f"at {settings.resolved_database_url} ({error.message})") from None
 
 
 @command("init")

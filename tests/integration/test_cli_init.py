@@ -46,6 +46,49 @@ def test_init_creates_keys_database_and_operator_idempotently(tmp_path: Path, ca
         ledger.close()
 
 
+def test_init_never_makes_new_keys_for_a_log_that_exists(tmp_path: Path, capsys) -> None:
+    """Keys lost or swapped beside an existing log are refused (exit 2), not replaced by
+    new ones the log never registered and no client holding its key accepts."""
+    from ledger.log import Log
+
+    data = tmp_path / "var"
+    assert main(["--json", "init", "--data-dir", str(data)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    keys = {name: (data / "keys" / name).read_bytes() for name in ("operator.key", "log.key")}
+    ledger = Ledger(info["database"])
+    try:
+        Log(ledger, SignerKey.read(data / "keys" / "log.key")).sign_checkpoint()
+    finally:
+        ledger.close()
+
+    for name in keys:
+        (data / "keys" / name).unlink()
+    assert main(["init", "--data-dir", str(data)]) == 2
+    assert "is missing" in capsys.readouterr().err
+    assert not any((data / "keys" / name).exists() for name in keys)
+
+    def restore() -> None:
+        for name, raw in keys.items():
+            (data / "keys" / name).write_bytes(raw)
+            (data / "keys" / name).chmod(0o600)
+
+    def swapped(name: str, other: SignerKey) -> str:
+        restore()
+        (data / "keys" / name).unlink()
+        other.write(data / "keys" / name)
+        assert main(["init", "--data-dir", str(data)]) == 2
+        return capsys.readouterr().err
+
+    assert "is not the operator key" in swapped(
+        "operator.key", SignerKey.generate(f"{DEFAULT_OPERATOR_ID}/operator"))
+    assert "did not sign the checkpoints" in swapped(
+        "log.key", SignerKey.generate("commitment-ledger.local/log"))
+
+    restore()
+    assert main(["init", "--data-dir", str(data)]) == 0
+    assert "already initialised" in capsys.readouterr().out
+
+
 def test_init_refuses_an_invalid_operator_id(tmp_path: Path, capsys) -> None:
     code = main(["init", "--data-dir", str(tmp_path), "--operator-id", "91350100M000100Y44"])
     assert code == 2
