@@ -52,7 +52,9 @@ def prepare(data: Path, events: int, contracts: int) -> tuple[list[dict[str, str
     subs = [world.sign(world.keys["finance"], "payment.made", f"contract/H{n % contracts}",
                        pay_body(n)) for n in range(events)]
     world.ledger.close()
-    initialise(Settings(data_dir=data), out=lambda _: None)
+    settings = Settings(data_dir=data)
+    world.write_operator_key(settings)
+    initialise(settings, out=lambda _: None)
     return [s.to_json_map() for s in subs], world
 
 

@@ -43,17 +43,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def _load_or_create_key(path: Path, name: str) -> tuple[SignerKey, bool]:
+def _load_or_generate_key(path: Path, name: str) -> tuple[SignerKey, bool]:
+    """The key in ``path``, or a new one (True) that the caller writes once it is accepted."""
     if path.exists():
-        key = SignerKey.read(path)
-        return key, False
-    key = SignerKey.generate(name)
-    key.write(path)
-    return key, True
+        return SignerKey.read(path), False
+    return SignerKey.generate(name), True
 
 
 def initialise(settings: Settings, out: Callable[[str], None] = print) -> dict[str, Any]:
-    """Create the data dir, keys and database, and register the operator (idempotent)."""
+    """Create the data dir, keys and database, and register the operator (idempotent).
+
+    A log that exists keeps its keys: the operator key must be the one its leaf 1
+    registers, and a log key the one that signed its checkpoints; no key is made for it
+    except a log key while no checkpoint has been signed (nobody holds one yet)."""
     from .application import Ledger
 
     if not is_valid_uscc(settings.operator_id):
@@ -61,28 +63,29 @@ def initialise(settings: Settings, out: Callable[[str], None] = print) -> dict[s
                           "social credit code")
     settings.keys_dir.mkdir(parents=True, exist_ok=True)
     settings.keys_dir.chmod(0o700)
+    operator, new_operator = _load_or_generate_key(settings.operator_key_path,
+                                                   f"{settings.operator_id}/operator")
+    log_key, new_log = _load_or_generate_key(settings.log_key_path, settings.origin)
+    if log_key.name != settings.origin:
+        raise LedgerError(f"{settings.log_key_path} holds a key for origin {log_key.name!r}, "
+                          f"not {settings.origin!r}")
     ledger = Ledger(settings.resolved_database_url)
     try:
-        if ledger.size() > 0:
-            # A log that exists was opened with its keys: new ones would not be them (the
-            # server would refuse what the operator signs and sign checkpoints no client
-            # holding the log's key accepts), so they are never made here.
-            for path in (settings.operator_key_path, settings.log_key_path):
-                if not path.exists():
-                    raise LedgerError(
-                        f"{path} is missing, and the log at {settings.resolved_database_url}"
-                        f" already holds {ledger.size()} leaves: restore that key file (a "
-                        "new key would not be the one the log was opened with)")
-        operator, new_operator = _load_or_create_key(settings.operator_key_path,
-                                                     f"{settings.operator_id}/operator")
-        log_key, new_log = _load_or_create_key(settings.log_key_path, settings.origin)
-        if log_key.name != settings.origin:
-            raise LedgerError(f"{settings.log_key_path} holds a key for origin "
-                              f"{log_key.name!r}, not {settings.origin!r}")
+        existing = ledger.size()
+        if existing > 0:
+            if new_operator:
+                raise LedgerError(
+                    f"{settings.operator_key_path} is missing, and the log at "
+                    f"{settings.resolved_database_url} already holds {existing} leaves: "
+                    "restore that key file (a new key would not be the one the log "
+                    "registered)")
+            _check_existing_log(ledger, settings, operator, log_key, new_log)
+        for key, new, path in ((operator, new_operator, settings.operator_key_path),
+                               (log_key, new_log, settings.log_key_path)):
+            if new:
+                key.write(path)
         opened = ledger.initialise(operator, operator.name.split("/", 1)[0],
                                    "commitment-ledger operator")
-        if not opened:
-            _check_existing_log(ledger, settings, operator, log_key)
         size = ledger.size()
     finally:
         ledger.close()
@@ -100,7 +103,7 @@ def initialise(settings: Settings, out: Callable[[str], None] = print) -> dict[s
 
 
 def _check_existing_log(ledger: Any, settings: Settings, operator: SignerKey,
-                        log_key: SignerKey) -> None:
+                        log_key: SignerKey, new_log_key: bool) -> None:
     """The key files are the ones the existing log was opened and checkpointed with."""
     from .application import logged_event
     from .log import Log
@@ -116,6 +119,10 @@ def _check_existing_log(ledger: Any, settings: Settings, operator: SignerKey,
         if latest is not None:
             verify_checkpoint(latest.note, log_key.verifier)
     except LedgerError as error:
+        if new_log_key:
+            raise LedgerError(f"{settings.log_key_path} is missing, and the log at "
+                              f"{settings.resolved_database_url} has signed checkpoints: "
+                              "restore that key file (clients hold its public key)") from None
         raise LedgerError(f"{settings.log_key_path} did not sign the checkpoints of the log "
                           f"at {settings.resolved_database_url} ({error.message})") from None
 

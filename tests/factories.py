@@ -49,6 +49,14 @@ class World:
     def nonce(self) -> bytes:
         return next(self._nonce).to_bytes(16, "big")
 
+    def write_operator_key(self, settings: Any) -> None:
+        """Write the operator key file beside the log this world opened, as ``ledger init``
+        requires before it takes that log into a data dir (it makes no key for a log that
+        exists)."""
+        settings.keys_dir.mkdir(parents=True, exist_ok=True)
+        settings.keys_dir.chmod(0o700)
+        self.operator.write(settings.operator_key_path)
+
     def sign(self, key: SignerKey, type_: str, stream: str, body: dict[str, Any],
              **kwargs: Any) -> Submission:
         kwargs.setdefault("signed_at", self.clock.now.replace(microsecond=0))

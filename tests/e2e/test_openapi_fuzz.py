@@ -44,7 +44,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     world.post(world.keys["buyer"], "contract.signed", "contract/HM-FUZZ", contract_body("HM-FUZZ"))
     worked_example(world)  # an overdue milestone with late interest, for the report rows
     world.ledger.close()
-    initialise(Settings(data_dir=data), out=lambda _: None)
+    settings = Settings(data_dir=data)
+    world.write_operator_key(settings)
+    initialise(settings, out=lambda _: None)
     proc = start_server(Path(data))
     yield proc
     proc.stop()

@@ -24,7 +24,9 @@ from tests.factories import World, contract_body, make_world
 @pytest.fixture
 def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[World, list[ServerProcess]]]:
     world = make_world(postgres_url)
-    initialise(Settings(data_dir=tmp_path, database_url=postgres_url), out=lambda _: None)
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url)
+    world.write_operator_key(settings)
+    initialise(settings, out=lambda _: None)
     servers: list[ServerProcess] = []
     try:
         servers.append(start_server(tmp_path, database_url=postgres_url))

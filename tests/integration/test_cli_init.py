@@ -85,6 +85,12 @@ def test_init_never_makes_new_keys_for_a_log_that_exists(tmp_path: Path, capsys)
         "log.key", SignerKey.generate("commitment-ledger.local/log"))
 
     restore()
+    (data / "keys" / "log.key").unlink()
+    assert main(["init", "--data-dir", str(data)]) == 2
+    assert "has signed checkpoints" in capsys.readouterr().err
+    assert not (data / "keys" / "log.key").exists()
+
+    restore()
     assert main(["init", "--data-dir", str(data)]) == 0
     assert "already initialised" in capsys.readouterr().out
 

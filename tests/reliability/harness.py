@@ -116,7 +116,9 @@ def prepare_site(data_dir: Path, database_url: str, *, contracts: int = 8) -> Si
     finally:
         world.ledger.close()
     # The log is already open, so init only writes the operator and log keys.
-    initialise(Settings(data_dir=data_dir, database_url=database_url), out=lambda _: None)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    world.write_operator_key(settings)
+    initialise(settings, out=lambda _: None)
     log_key = SignerKey.read(data_dir / "keys" / "log.key").verifier
     return Site(data_dir, database_url, world, log_key, names)
 
