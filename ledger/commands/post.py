@@ -423,15 +423,10 @@ class ReceiptsFile:
     @staticmethod
     def _load(path: Path) -> list[dict[str, Any]]:
         data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            # A run killed while writing leaves half a line: drop it (its event, if
-            # recorded, is answered again with the same receipt).
-            keep = data[: data.rfind(b"\n") + 1]
-            with path.open("r+b") as handle:
-                handle.truncate(len(keep))
-            data = keep
+        complete = data[: data.rfind(b"\n") + 1]
+        tail = data[len(complete):]
         lines = []
-        for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+        for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
             try:
@@ -440,6 +435,15 @@ class ReceiptsFile:
                 raise InvalidInput(f"{path}:{number} is not a receipt line: {exc}") from exc
             if isinstance(record, dict):
                 lines.append(record)
+        if tail:
+            # A run killed while writing leaves half a line: drop it (its event, if
+            # recorded, is answered again with the same receipt). Only once every whole
+            # line has been read as a receipt line, and only what a receipt line starts
+            # with: a file that is no receipts file is refused untouched.
+            if not tail.startswith(b"{"):
+                raise InvalidInput(f"{path}: its last line is not a receipt line")
+            with path.open("r+b") as handle:
+                handle.truncate(len(complete))
         return lines
 
     def recorded(self) -> dict[tuple[str, str], dict[str, Any]]:

@@ -158,6 +158,21 @@ def test_csv_header_and_duplicates_are_checked(tmp_path: Path) -> None:
         assert message in result.err, result.err
 
 
+def test_a_receipts_file_that_is_not_one_is_refused_untouched(tmp_path: Path) -> None:
+    key_path, _key = write_key(tmp_path, f"{FINANCE_ID}/finance")
+    source = tmp_path / "in.csv"
+    source.write_text(HEADER + "C0,P1,m1,1.00,2025-12-10,transfer,V,principal\n",
+                      encoding="utf-8")
+    for text in ('{\n  "note": "my settings"\n}', "settings = 1\nmore = 2"):
+        notes = tmp_path / "notes.json"
+        notes.write_text(text, encoding="utf-8")
+        result = cli("post", str(source), "--key", str(key_path), "--sign-only",
+                     "--signed-at", SIGNED_AT, "--receipts", str(notes))
+        assert result.code == 2, result.err
+        assert "not a receipt line" in result.err
+        assert notes.read_text(encoding="utf-8") == text
+
+
 def test_a_rerun_signs_byte_identical_envelopes() -> None:
     key = SignerKey.from_seed(f"{FINANCE_ID}/finance", bytes(range(32)))
     csv = (HEADER + "C0,P1,m1,1.00,2025-12-10,transfer,V-1,principal\n"
