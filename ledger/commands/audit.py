@@ -554,9 +554,9 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
         # The stored tree and checkpoints are checked as the leaves go by, so that each
         # leaf is read and hashed once (``check_log`` would read and hash them again).
         # Without any checkpoint the stored tree is still checked (only the signed root is
-        # missing); without the tables there is no stored tree to check.
-        stored_tree = db.has_table("checkpoints") and db.has_table("tree_nodes")
-        check = TreeCheck(db.cursor, db.dialect, log_key) if stored_tree else None
+        # missing); without the tables nothing can be, which is a finding (below).
+        missing = [t for t in ("tree_nodes", "checkpoints") if not db.has_table(t)]
+        check = None if missing else TreeCheck(db.cursor, db.dialect, log_key)
         walk = _Walk(report, options, size, None, root=False)
         try:
             for batch in db.batches(size, on_missing=lambda i: report.findings.append(
@@ -588,11 +588,10 @@ def audit_database(url: str, log_key: VerifierKey | None, options: AuditOptions)
         else:
             report.notes.append("the database holds no signed checkpoint: the root could "
                                 "not be checked against a signature")
-        if check is None:
+        if missing:
             # Every ledger database has both tables from its first start: one missing
             # means the signed checkpoints and the proofs served from the tree cannot be
             # held against the leaves, which would let a rewritten log pass.
-            missing = [t for t in ("tree_nodes", "checkpoints") if not db.has_table(t)]
             report.findings.append(Finding(
                 None, "tree", f"the database has no {' or '.join(missing)} table: the "
                 "stored tree and the signed checkpoints cannot be checked against the leaves"))

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import timeutil
-from ..client import LedgerClient, ServerRefused, ServerUnreachable, default_server
+from ..client import (
+    LedgerClient,
+    ServerRefused,
+    ServerUnreachable,
+    default_server,
+    unavailable,
+)
 from ..errors import InvalidInput, LedgerError, VerificationError
 from ..keys import SignerKey, VerifierKey
 
@@ -43,7 +49,7 @@ def guarded(run: Runner) -> Runner:
             return EXIT_UNREACHABLE
         except ServerRefused as error:
             fail(f"server refused: {error.message}")
-            return EXIT_UNREACHABLE if error.http_status >= 500 else EXIT_USAGE
+            return EXIT_UNREACHABLE if unavailable(error) else EXIT_USAGE
         except VerificationError as error:
             fail(f"VERIFICATION FAILED: {error.message}")
             return EXIT_FAILED
